@@ -1,0 +1,5 @@
+"""labplatform: hands-on Kubernetes security labs in the browser."""
+
+from .celery import app as celery_app
+
+__all__ = ["celery_app"]

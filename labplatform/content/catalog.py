@@ -1,0 +1,233 @@
+"""Course modules and labs, loaded from their content files.
+
+Module text lives in labplatform/content/modules/<slug>/ and labs in
+labs/<slug>/ (see docs/content-format.md). Loading happens once per
+process; the result is immutable.
+"""
+
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+
+from .markdown_render import render_markdown
+
+MODULES_DIR = Path(__file__).resolve().parent / "modules"
+FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
+LEVELS = ("beginner", "intermediate", "advanced")
+
+
+class ContentError(ValueError):
+    """A content file is missing or invalid; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    html: str
+
+
+@dataclass(frozen=True)
+class ComparisonSide:
+    title: str
+    items: tuple[str, ...]
+    outcome: str
+
+
+@dataclass(frozen=True)
+class GlossaryEntry:
+    term: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class Module:
+    slug: str
+    position: int
+    title: str
+    summary: str
+    effort_minutes: int
+    price: str
+    lab_slugs: tuple[str, ...]
+    objectives: tuple[str, ...]
+    isolated: ComparisonSide
+    escape: ComparisonSide
+    glossary: tuple[GlossaryEntry, ...]
+    sections: tuple[Section, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    title: str
+    hint: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Lab:
+    slug: str
+    module_slug: str
+    order: int
+    title: str
+    duration_minutes: int
+    level: str
+    summary: str
+    namespace_labels: dict = field(hash=False)
+    can_label_namespace: bool = False
+    steps: tuple[Step, ...] = ()
+    folder: Path = Path()
+
+    @property
+    def resources_dir(self) -> Path:
+        return self.folder / "resources"
+
+    @property
+    def solution_dir(self) -> Path:
+        return self.folder / "solution"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    modules: tuple[Module, ...]
+    labs: dict = field(hash=False)
+
+    def module(self, slug: str) -> Module | None:
+        return next((m for m in self.modules if m.slug == slug), None)
+
+    def lab(self, slug: str) -> Lab | None:
+        return self.labs.get(slug)
+
+    def labs_of(self, module: Module) -> list[Lab]:
+        return [self.labs[slug] for slug in module.lab_slugs if slug in self.labs]
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ContentError(f"{path}: file not found") from None
+    except yaml.YAMLError as error:
+        raise ContentError(f"{path}: invalid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ContentError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _require(data: dict, key: str, path: Path):
+    if key not in data or data[key] in (None, ""):
+        raise ContentError(f"{path}: missing required field {key!r}")
+    return data[key]
+
+
+def split_front_matter(text: str, path: Path) -> tuple[dict, str]:
+    match = FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as error:
+        raise ContentError(f"{path}: invalid front matter: {error}") from None
+    if not isinstance(meta, dict):
+        raise ContentError(f"{path}: front matter must be a mapping")
+    return meta, text[match.end():]
+
+
+def _comparison_side(data: dict, path: Path) -> ComparisonSide:
+    return ComparisonSide(
+        title=_require(data, "title", path),
+        items=tuple(_require(data, "items", path)),
+        outcome=_require(data, "outcome", path),
+    )
+
+
+def load_module(folder: Path) -> Module:
+    path = folder / "module.yaml"
+    data = _read_yaml(path)
+    comparison = _require(data, "comparison", path)
+    sections = []
+    for entry in _require(data, "sections", path):
+        section_file = folder / _require(entry, "file", path)
+        try:
+            text = section_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ContentError(f"{path}: section file {section_file.name} not found") from None
+        sections.append(Section(
+            id=_require(entry, "id", path),
+            title=_require(entry, "title", path),
+            html=render_markdown(text),
+        ))
+    return Module(
+        slug=_require(data, "slug", path),
+        position=int(_require(data, "position", path)),
+        title=_require(data, "title", path),
+        summary=_require(data, "summary", path),
+        effort_minutes=int(_require(data, "effort_minutes", path)),
+        price=str(data.get("price", "Free")),
+        lab_slugs=tuple(data.get("labs") or ()),
+        objectives=tuple(_require(data, "objectives", path)),
+        isolated=_comparison_side(_require(comparison, "isolated", path), path),
+        escape=_comparison_side(_require(comparison, "escape", path), path),
+        glossary=tuple(
+            GlossaryEntry(term=_require(g, "term", path), definition=_require(g, "definition", path))
+            for g in data.get("glossary") or ()
+        ),
+        sections=tuple(sections),
+    )
+
+
+def load_lab(folder: Path) -> Lab:
+    path = folder / "lab.yaml"
+    data = _read_yaml(path)
+    level = _require(data, "level", path)
+    if level not in LEVELS:
+        raise ContentError(f"{path}: level {level!r} is not one of {', '.join(LEVELS)}")
+    namespace = data.get("namespace") or {}
+    steps = []
+    for number, step_file in enumerate(sorted((folder / "steps").glob("*.md")), start=1):
+        meta, body = split_front_matter(step_file.read_text(encoding="utf-8"), step_file)
+        steps.append(Step(
+            number=number,
+            title=_require(meta, "title", step_file),
+            hint=str(meta.get("hint", "")),
+            html=render_markdown(body),
+        ))
+    slug = _require(data, "slug", path)
+    if slug != folder.name:
+        raise ContentError(f"{path}: slug {slug!r} must match the folder name {folder.name!r}")
+    return Lab(
+        slug=slug,
+        module_slug=_require(data, "module", path),
+        order=int(_require(data, "order", path)),
+        title=_require(data, "title", path),
+        duration_minutes=int(_require(data, "duration_minutes", path)),
+        level=level,
+        summary=_require(data, "summary", path),
+        namespace_labels=dict(namespace.get("labels") or {}),
+        can_label_namespace=bool(namespace.get("can_label_namespace", False)),
+        steps=tuple(steps),
+        folder=folder,
+    )
+
+
+def load_catalog(modules_dir: Path, labs_dir: Path) -> Catalog:
+    modules = sorted(
+        (load_module(folder) for folder in modules_dir.iterdir()
+         if (folder / "module.yaml").exists()),
+        key=lambda module: module.position,
+    )
+    labs = {}
+    for folder in sorted(labs_dir.iterdir()):
+        if (folder / "lab.yaml").exists():
+            lab = load_lab(folder)
+            labs[lab.slug] = lab
+    return Catalog(modules=tuple(modules), labs=labs)
+
+
+@functools.cache
+def get_catalog() -> Catalog:
+    return load_catalog(MODULES_DIR, settings.BASE_DIR / "labs")

@@ -1,0 +1,160 @@
+"""Django settings for labplatform, driven by LABPLATFORM_* variables.
+
+See docs/configuration.md for every variable. Defaults suit one machine:
+SQLite, Redis on localhost, the local control plane's kubeconfig, and
+DEBUG off.
+"""
+
+from pathlib import Path
+
+from . import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env.get_str("VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env.get_bool("DEBUG", False)
+SECRET_KEY = env.load_secret_key(VAR_DIR)
+ALLOWED_HOSTS = env.get_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "labplatform.accounts",
+    "labplatform.content",
+    "labplatform.labsessions",
+    "labplatform.grading",
+    "labplatform.terminal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "labplatform.urls"
+ASGI_APPLICATION = "labplatform.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.parse_database_url(
+        env.get_str("DATABASE_URL", f"sqlite:////{VAR_DIR / 'db.sqlite3'}"),
+        base_dir=BASE_DIR,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "course-index"
+LOGOUT_REDIRECT_URL = "course-index"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve files straight from the static folders when no collectstatic ran,
+# which keeps the one-command start free of a build step.
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = env.get_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Redis carries Celery's queue and the Channels layer.
+REDIS_URL = env.get_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    }
+}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env.get_bool("CELERY_EAGER", False)
+CELERY_BEAT_SCHEDULE = {
+    "reap-expired-lab-sessions": {
+        "task": "labplatform.labsessions.tasks.reap_expired_sessions",
+        "schedule": 60.0,
+    },
+}
+
+# The cluster that holds learner namespaces. The default is the local
+# control plane's admin kubeconfig, written by `manage.py controlplane`.
+KUBECONFIG = env.get_str("KUBECONFIG", str(VAR_DIR / "controlplane" / "admin.kubeconfig"))
+# Where kube-apiserver writes its audit log, for the audit events panel.
+# Empty means the cluster's audit events are not readable by the platform.
+AUDIT_LOG_PATH = env.get_str("AUDIT_LOG_PATH", str(VAR_DIR / "controlplane" / "audit.log"))
+
+LAB_SESSION_MINUTES = env.get_int("LAB_SESSION_MINUTES", 120)
+LAB_PROVISION_DEADLINE_SECONDS = env.get_int("LAB_PROVISION_DEADLINE_SECONDS", 60)
+TERMINAL_BACKEND = env.get_str("TERMINAL_BACKEND", "local")
+# Where the local terminal backend keeps each session's home folder.
+TERMINAL_WORKSPACE_DIR = Path(
+    env.get_str("TERMINAL_WORKSPACE_DIR", str(VAR_DIR / "workspaces"))
+)
+# The kubectl the learner's shell runs; by default the control plane's.
+KUBECTL_PATH = env.get_str("KUBECTL", "")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "labplatform": {"level": env.get_str("LOG_LEVEL", "INFO")},
+        "django": {"level": "INFO"},
+    },
+}
