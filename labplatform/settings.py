@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "labplatform.labsessions",
     "labplatform.grading",
     "labplatform.terminal",
+    "labplatform.ops",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,133 @@
+"""The grading framework: checks, their results, and loading a lab's grader.
+
+A lab's grader.py defines CHECKS, a list of functions made with the
+@check decorator. Each receives a GradingContext and returns a Finding;
+the framework adds the id, title and hint and turns an unexpected error
+into an "error" result instead of losing the whole run.
+"""
+
+import importlib.util
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import ModuleType
+
+from labplatform.cluster.kube import ClusterError, ClusterUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    NOT_AVAILABLE = "not_available"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one check saw: its status and a sentence about the evidence."""
+
+    status: Status
+    observed: str
+    # Extra text to show as-is, such as the API server's own message.
+    detail: str = ""
+
+
+def passed(observed: str, detail: str = "") -> Finding:
+    return Finding(Status.PASS, observed, detail)
+
+
+def failed(observed: str, detail: str = "") -> Finding:
+    return Finding(Status.FAIL, observed, detail)
+
+
+def not_available(observed: str) -> Finding:
+    return Finding(Status.NOT_AVAILABLE, observed)
+
+
+@dataclass
+class GradingContext:
+    """What a check may read: the learner's namespace and session facts."""
+
+    namespace: str
+    lab_slug: str
+    audit_reviewed_at: object = None
+    cache: dict = field(default_factory=dict)
+
+    def cached(self, key: str, load: Callable[[], object]):
+        """Load a value once per run, so checks share API reads."""
+        if key not in self.cache:
+            self.cache[key] = load()
+        return self.cache[key]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    title: str
+    status: Status
+    observed: str
+    hint: str
+    detail: str = ""
+    duration_ms: int = 0
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["status"] = str(self.status)
+        return data
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    hint: str
+    function: Callable[[GradingContext], Finding]
+
+    def run(self, context: GradingContext) -> CheckResult:
+        started = time.monotonic()
+        try:
+            finding = self.function(context)
+        except ClusterUnavailable:
+            raise
+        except ClusterError as error:
+            finding = Finding(Status.ERROR, f"The cluster rejected a read: {error}")
+        hint = self.hint if finding.status != Status.PASS else ""
+        return CheckResult(
+            id=self.id, title=self.title, status=finding.status,
+            observed=finding.observed, hint=hint, detail=finding.detail,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+
+
+def check(*, id: str, title: str, hint: str) -> Callable[[Callable], Check]:  # noqa: A002
+    def wrap(function: Callable[[GradingContext], Finding]) -> Check:
+        return Check(id=id, title=title, hint=hint, function=function)
+
+    return wrap
+
+
+class GraderNotFound(LookupError):
+    pass
+
+
+def load_grader(lab_folder: Path) -> ModuleType:
+    path = lab_folder / "grader.py"
+    if not path.exists():
+        raise GraderNotFound(f"{path} not found: the lab has no grader yet")
+    module_name = f"labplatform_lab_graders.{lab_folder.name.replace('-', '_')}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not isinstance(getattr(module, "CHECKS", None), list):
+        raise GraderNotFound(f"{path} defines no CHECKS list")
+    return module
+
+
+def run_checks(checks: list[Check], context: GradingContext) -> list[CheckResult]:
+    return [item.run(context) for item in checks]

@@ -1,0 +1,87 @@
+"""A learner's lab session (one namespace) and their progress per lab."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class LabSession(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        PROVISIONING = "provisioning", "Provisioning"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+        ENDING = "ending", "Ending"
+        ENDED = "ended", "Ended"
+
+    # Sessions in these states hold (or are about to hold) a namespace.
+    ACTIVE_STATUSES = (Status.PENDING, Status.PROVISIONING, Status.READY, Status.ENDING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lab_sessions"
+    )
+    lab_slug = models.SlugField(max_length=64)
+    namespace = models.CharField(max_length=63, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Provisioning steps done so far, shown live while the namespace is built.
+    progress = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    audit_reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One live session per learner and lab; ended ones stay as history.
+            models.UniqueConstraint(
+                fields=["learner", "lab_slug"],
+                condition=Q(status__in=["pending", "provisioning", "ready", "ending"]),
+                name="one_active_session_per_learner_and_lab",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.lab_slug} for {self.learner} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def group_name(self) -> str:
+        """Channels group that receives this session's live updates."""
+        return f"labsession.{self.id}"
+
+
+class LabProgress(models.Model):
+    class Status(models.TextChoices):
+        NOT_STARTED = "not_started", "Not started"
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lab_progress"
+    )
+    lab_slug = models.SlugField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices,
+                              default=Status.NOT_STARTED)
+    checks_passed = models.PositiveIntegerField(default=0)
+    checks_total = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "lab_slug"],
+                                    name="one_progress_row_per_learner_and_lab")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner} on {self.lab_slug}: {self.status}"

@@ -1,0 +1,227 @@
+"""Lab session lifecycle: start, provision, end and reap.
+
+Views and tasks call these functions; they keep the database and the
+cluster in step and log each change in the domain's words.
+"""
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from labplatform.cluster import kube, manifests
+from labplatform.cluster.names import make_namespace_name
+from labplatform.content.catalog import get_catalog
+
+from . import live, provisioning
+from .models import LabProgress, LabSession
+
+logger = logging.getLogger(__name__)
+
+
+class LabNotFound(LookupError):
+    pass
+
+
+def session_get_active(*, learner, lab_slug: str) -> LabSession | None:
+    return (
+        LabSession.objects.filter(
+            learner=learner, lab_slug=lab_slug, status__in=LabSession.ACTIVE_STATUSES
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def session_start(*, learner, lab_slug: str) -> tuple[LabSession, bool]:
+    """Return the learner's live session for the lab, creating it when none.
+
+    Starting twice returns the same session (created is False) and
+    enqueues nothing new. The provisioning task is enqueued only after the
+    row is committed, so the worker always finds it.
+    """
+    if get_catalog().lab(lab_slug) is None:
+        raise LabNotFound(lab_slug)
+
+    existing = session_get_active(learner=learner, lab_slug=lab_slug)
+    if existing is not None:
+        return existing, False
+
+    from .tasks import provision_session
+
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            session = LabSession(
+                learner=learner,
+                lab_slug=lab_slug,
+                expires_at=now + timedelta(minutes=settings.LAB_SESSION_MINUTES),
+            )
+            session.namespace = make_namespace_name(
+                username=learner.get_username(), lab_slug=lab_slug,
+                session_key=str(session.id),
+            )
+            session.save()
+            LabProgress.objects.get_or_create(learner=learner, lab_slug=lab_slug)
+            LabProgress.objects.filter(
+                learner=learner, lab_slug=lab_slug,
+                status=LabProgress.Status.NOT_STARTED,
+            ).update(status=LabProgress.Status.IN_PROGRESS, started_at=now)
+            transaction.on_commit(lambda: provision_session.delay(str(session.id)))
+    except IntegrityError:
+        # Another request started the same lab a moment ago.
+        existing = session_get_active(learner=learner, lab_slug=lab_slug)
+        if existing is None:
+            raise
+        return existing, False
+
+    logger.info("Learner %s started lab %s (session %s, namespace %s)",
+                learner.get_username(), lab_slug, session.id, session.namespace)
+    return session, True
+
+
+def _record_progress(session: LabSession, step: str) -> None:
+    session.progress = [*session.progress, step]
+    LabSession.objects.filter(pk=session.pk).update(progress=session.progress)
+    live.push_session_status(session)
+
+
+def session_provision(*, session_id) -> LabSession | None:
+    """Build the session's namespace; safe to run any number of times."""
+    session = LabSession.objects.select_related("learner").filter(pk=session_id).first()
+    if session is None:
+        logger.warning("Provisioning skipped: session %s no longer exists", session_id)
+        return None
+    if session.status not in (LabSession.Status.PENDING, LabSession.Status.PROVISIONING,
+                              LabSession.Status.READY):
+        logger.info("Provisioning skipped: session %s is %s", session.id, session.status)
+        return session
+
+    lab = get_catalog().lab(session.lab_slug)
+    deadline = session.created_at + timedelta(seconds=settings.LAB_PROVISION_DEADLINE_SECONDS)
+    if timezone.now() > deadline and session.status != LabSession.Status.READY:
+        _fail(session, "The lab environment was not ready in time. End the lab and "
+                       "start it again; if this repeats, ask your instructor.")
+        return session
+
+    started = time.monotonic()
+    LabSession.objects.filter(pk=session.pk).update(
+        status=LabSession.Status.PROVISIONING, progress=[]
+    )
+    session.status = LabSession.Status.PROVISIONING
+    session.progress = []
+    labels = manifests.make_platform_labels(
+        session_id=str(session.id), lab_slug=session.lab_slug, learner_id=session.learner_id
+    )
+    provisioning.build_environment(
+        lab=lab,
+        namespace=session.namespace,
+        labels=labels,
+        expires_at=session.expires_at,
+        learner_name=session.learner.get_username(),
+        report=lambda step: _record_progress(session, step),
+    )
+
+    # The learner may have ended the lab while it was being built.
+    updated = LabSession.objects.filter(
+        pk=session.pk, status=LabSession.Status.PROVISIONING
+    ).update(status=LabSession.Status.READY, ready_at=timezone.now())
+    session.refresh_from_db()
+    if updated:
+        logger.info("Namespace %s ready for learner %s, lab %s in %d ms",
+                    session.namespace, session.learner.get_username(), session.lab_slug,
+                    (time.monotonic() - started) * 1000)
+    live.push_session_status(session)
+    return session
+
+
+def _fail(session: LabSession, message: str) -> None:
+    LabSession.objects.filter(pk=session.pk).update(
+        status=LabSession.Status.FAILED, error=message, ended_at=timezone.now()
+    )
+    session.refresh_from_db()
+    logger.error("Session %s (lab %s, namespace %s) failed: %s",
+                 session.id, session.lab_slug, session.namespace, message)
+    try:
+        provisioning.delete_environment(namespace=session.namespace)
+    except kube.ClusterError as error:
+        logger.warning("Clean-up of namespace %s after failure did not finish: %s",
+                       session.namespace, error)
+    live.push_session_status(session)
+
+
+def session_fail(*, session_id, message: str) -> None:
+    session = LabSession.objects.filter(pk=session_id).first()
+    if session is not None and session.is_active:
+        _fail(session, message)
+
+
+def session_request_end(*, session: LabSession) -> None:
+    """Mark the session ending and enqueue the namespace's deletion."""
+    from .tasks import end_session
+
+    LabSession.objects.filter(pk=session.pk, status__in=LabSession.ACTIVE_STATUSES).update(
+        status=LabSession.Status.ENDING
+    )
+    session.refresh_from_db()
+    transaction.on_commit(lambda: end_session.delay(str(session.id)))
+    live.push_session_closed(session)
+    live.push_session_status(session)
+
+
+def session_end(*, session_id, reason: str = "ended by the learner") -> None:
+    """Delete the session's namespace and mark the session ended."""
+    session = LabSession.objects.select_related("learner").filter(pk=session_id).first()
+    if session is None or session.status in (LabSession.Status.ENDED,):
+        return
+    provisioning.delete_environment(namespace=session.namespace)
+    LabSession.objects.filter(pk=session.pk).update(
+        status=LabSession.Status.ENDED, ended_at=timezone.now()
+    )
+    session.refresh_from_db()
+    live.push_session_closed(session)
+    logger.info("Session %s of learner %s (lab %s) %s; namespace %s deleted",
+                session.id, session.learner.get_username(), session.lab_slug, reason,
+                session.namespace)
+    live.push_session_status(session)
+
+
+def sessions_reap_expired() -> int:
+    """End every live session past its expiry; return how many were ended."""
+    expired = LabSession.objects.filter(
+        status__in=LabSession.ACTIVE_STATUSES, expires_at__lt=timezone.now()
+    ).values_list("pk", flat=True)
+    count = 0
+    for session_id in list(expired):
+        session_end(session_id=session_id, reason="expired")
+        count += 1
+    return count
+
+
+def namespaces_reap_orphans() -> int:
+    """Delete platform namespaces whose session is not live in the database.
+
+    A namespace left behind by a crash or a lost task would otherwise hold
+    quota and a learner token's rights forever.
+    """
+    live_sessions = {
+        str(pk) for pk in LabSession.objects.filter(
+            status__in=LabSession.ACTIVE_STATUSES
+        ).values_list("pk", flat=True)
+    }
+    count = 0
+    for namespace in provisioning.list_platform_namespaces():
+        metadata = namespace["metadata"]
+        if metadata.get("deletionTimestamp"):
+            continue
+        session_label = (metadata.get("labels") or {}).get(manifests.LABEL_SESSION)
+        if session_label in live_sessions:
+            continue
+        provisioning.delete_environment(namespace=metadata["name"])
+        logger.warning("Deleted orphaned lab namespace %s (session %s is not live)",
+                       metadata["name"], session_label)
+        count += 1
+    return count

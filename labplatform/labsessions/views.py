@@ -1,0 +1,95 @@
+"""Session actions: start, end, check my work, status and audit panels."""
+
+import logging
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from labplatform.cluster.audit import read_namespace_events
+from labplatform.content.catalog import get_catalog
+from labplatform.grading import services as grading
+from labplatform.grading.models import GradingRun
+
+from . import services
+from .models import LabSession
+from .selectors import summarize_audit_events
+
+logger = logging.getLogger(__name__)
+
+
+def _owned_session(request, session_id: uuid.UUID) -> LabSession:
+    # Another learner's session is "not found", never "forbidden", so ids
+    # cannot be probed.
+    return get_object_or_404(LabSession, pk=session_id, learner=request.user)
+
+
+def _is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+@login_required
+@require_POST
+def start_lab(request, slug):
+    try:
+        session, created = services.session_start(learner=request.user, lab_slug=slug)
+    except services.LabNotFound:
+        raise Http404(f"No lab {slug!r}") from None
+    if _is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = request.build_absolute_uri(f"/labs/{slug}/")
+        return response
+    return redirect("lab-detail", slug=slug)
+
+
+@login_required
+@require_POST
+def end_lab(request, session_id):
+    session = _owned_session(request, session_id)
+    if session.is_active:
+        services.session_request_end(session=session)
+        logger.info("Learner %s asked to end session %s (lab %s)",
+                    request.user.get_username(), session.id, session.lab_slug)
+    return redirect("lab-detail", slug=session.lab_slug)
+
+
+@login_required
+@require_GET
+def session_status(request, session_id):
+    session = _owned_session(request, session_id)
+    return render(request, "labs/_session_status.html", {"session": session})
+
+
+@login_required
+@require_POST
+def check_work(request, session_id):
+    session = _owned_session(request, session_id)
+    try:
+        run = grading.grading_request(session=session)
+    except grading.SessionNotReady as error:
+        return render(request, "labs/_grading_run.html",
+                      {"run": None, "error": f"Cannot check yet: {error}."}, status=409)
+    return render(request, "labs/_grading_run.html", {"run": run})
+
+
+@login_required
+@require_GET
+def grading_run(request, run_id):
+    run = get_object_or_404(GradingRun, pk=run_id, learner=request.user)
+    return render(request, "labs/_grading_run.html", {"run": run})
+
+
+@login_required
+@require_GET
+def audit_events(request, session_id):
+    session = _owned_session(request, session_id)
+    events = read_namespace_events(settings.AUDIT_LOG_PATH, session.namespace)
+    if session.audit_reviewed_at is None:
+        LabSession.objects.filter(pk=session.pk).update(audit_reviewed_at=timezone.now())
+    lab = get_catalog().lab(session.lab_slug)
+    return render(request, "labs/_audit_events.html",
+                  {"session": session, "lab": lab, **summarize_audit_events(events)})

@@ -1,0 +1,213 @@
+"""The local terminal backend: a PTY shell in a bubblewrap sandbox.
+
+For development, CI and single-user machines. The shell runs as an
+unprivileged user in new user, PID, mount, IPC, UTS and network
+namespaces, sees only /usr, its own home and a private /tmp, and holds
+no capabilities. Its network namespace has nothing but loopback: a
+socat inside forwards 127.0.0.1:6443 to a Unix socket, and the platform
+relays that socket to the API server only. So the learner's kubectl
+works while the platform's Redis, database, web server and every other
+address stay out of reach.
+
+Workshops and production use the exec backend into a workbench pod.
+"""
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ptyprocess import PtyProcess
+
+from ..workspace import SANDBOX_API_ADDRESS, SANDBOX_UID
+
+logger = logging.getLogger(__name__)
+
+READ_SIZE = 65536
+MIN_COLS, MAX_COLS = 2, 500
+MIN_ROWS, MAX_ROWS = 1, 200
+
+
+class BackendUnavailable(RuntimeError):
+    pass
+
+
+def clamp_size(cols, rows) -> tuple[int, int] | None:
+    """Return a usable (cols, rows), or None when the values are not numbers."""
+    if isinstance(cols, bool) or isinstance(rows, bool):
+        return None
+    if not isinstance(cols, int) or not isinstance(rows, int):
+        return None
+    if cols <= 0 or rows <= 0:
+        return None
+    return min(max(cols, MIN_COLS), MAX_COLS), min(max(rows, MIN_ROWS), MAX_ROWS)
+
+
+def sandbox_command(*, workspace_root: Path, home: Path, kubectl: Path,
+                    namespace: str) -> list[str]:
+    bwrap = shutil.which("bwrap")
+    socat = shutil.which("socat")
+    if bwrap is None or socat is None:
+        raise BackendUnavailable(
+            "the local terminal needs bubblewrap and socat; install the Debian "
+            "packages bubblewrap and socat"
+        )
+    port = SANDBOX_API_ADDRESS.split(":")[1]
+    startup = (
+        f"{socat} TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr "
+        "UNIX-CONNECT:/run/lab/api.sock 2>/dev/null & "
+        "exec /bin/bash --rcfile /home/learner/.bashrc -i"
+    )
+    return [
+        bwrap,
+        "--unshare-all",
+        "--die-with-parent",
+        "--ro-bind", "/usr", "/usr",
+        "--symlink", "usr/lib", "/lib",
+        "--symlink", "usr/lib64", "/lib64",
+        "--symlink", "usr/bin", "/bin",
+        "--symlink", "usr/sbin", "/sbin",
+        "--ro-bind", str(workspace_root / "etc" / "passwd"), "/etc/passwd",
+        "--ro-bind", str(workspace_root / "etc" / "group"), "/etc/group",
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--tmpfs", "/tmp",
+        "--bind", str(home), "/home/learner",
+        "--bind", str(workspace_root / "run"), "/run/lab",
+        "--ro-bind", str(kubectl), "/opt/lab/bin/kubectl",
+        "--uid", str(SANDBOX_UID),
+        "--gid", str(SANDBOX_UID),
+        "--hostname", "lab",
+        "--cap-drop", "ALL",
+        "--chdir", "/home/learner",
+        "--clearenv",
+        "--setenv", "HOME", "/home/learner",
+        "--setenv", "USER", "learner",
+        "--setenv", "PATH", "/opt/lab/bin:/usr/local/bin:/usr/bin:/bin",
+        "--setenv", "TERM", "xterm-256color",
+        "--setenv", "LANG", "C.UTF-8",
+        "--setenv", "KUBECONFIG", "/home/learner/.kube/config",
+        "--setenv", "LAB_NAMESPACE", namespace,
+        "/bin/sh", "-c", startup,
+    ]
+
+
+class ApiRelay:
+    """Relay connections from the sandbox's Unix socket to the API server."""
+
+    def __init__(self, socket_path: Path, server_url: str):
+        parts = urlsplit(server_url)
+        self.socket_path = socket_path
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 443
+        self.server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> None:
+        if self.socket_path.exists():
+            self.socket_path.unlink()
+        self.server = await asyncio.start_unix_server(self._relay, path=str(self.socket_path))
+        # The sandboxed user (a different uid outside the namespace) must
+        # be able to connect; the folder is private to this session.
+        os.chmod(self.socket_path, 0o666)
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        if self.socket_path.exists():
+            self.socket_path.unlink()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(self.host, self.port)
+        except OSError as error:
+            logger.warning("API relay could not reach %s:%s: %s", self.host, self.port, error)
+            writer.close()
+            return
+
+        async def pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter):
+            try:
+                while data := await source.read(READ_SIZE):
+                    target.write(data)
+                    await target.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                target.close()
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+
+class LocalShell:
+    """One sandboxed shell on a PTY, read asynchronously."""
+
+    def __init__(self, *, command: list[str], relay: ApiRelay,
+                 on_output: Callable[[bytes], None], on_exit: Callable[[int | None], None]):
+        self.command = command
+        self.relay = relay
+        self.on_output = on_output
+        self.on_exit = on_exit
+        self.process: PtyProcess | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self, *, cols: int, rows: int) -> None:
+        await self.relay.start()
+        self._loop = asyncio.get_running_loop()
+        self.process = await self._loop.run_in_executor(
+            None, lambda: PtyProcess.spawn(self.command, dimensions=(rows, cols))
+        )
+        self._loop.add_reader(self.process.fd, self._read_ready)
+
+    def _read_ready(self) -> None:
+        assert self.process is not None
+        try:
+            data = os.read(self.process.fd, READ_SIZE)
+        except OSError:
+            data = b""
+        if data:
+            self.on_output(data)
+            return
+        # EOF or EIO: the shell exited; close() reaps the process.
+        self._loop.remove_reader(self.process.fd)
+        self.on_exit(None)
+
+    def write(self, data: bytes) -> None:
+        if self.process is not None and self.process.isalive():
+            os.write(self.process.fd, data)
+
+    def resize(self, *, cols: int, rows: int) -> None:
+        if self.process is not None and self.process.isalive():
+            self.process.setwinsize(rows, cols)
+
+    async def close(self) -> None:
+        if self.process is not None:
+            if self._loop is not None:
+                try:
+                    self._loop.remove_reader(self.process.fd)
+                except (ValueError, OSError):
+                    pass
+            if self.process.isalive():
+                # The sandbox's PID namespace ends with bwrap, which takes
+                # every process the learner started with it.
+                try:
+                    os.killpg(self.process.pid, signal.SIGHUP)
+                except ProcessLookupError:
+                    pass
+                await asyncio.get_running_loop().run_in_executor(None, self._reap)
+            self.process = None
+        await self.relay.stop()
+
+    def _reap(self) -> None:
+        assert self.process is not None
+        try:
+            self.process.terminate(force=True)
+        except OSError:
+            pass
+        try:
+            self.process.close(force=True)
+        except OSError:
+            pass

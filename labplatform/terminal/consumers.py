@@ -1,0 +1,138 @@
+"""The terminal websocket: one learner, one session, one shell.
+
+Protocol: the browser sends JSON text frames {"type": "input", "data": str}
+and {"type": "resize", "cols": int, "rows": int}; the server sends the
+shell's raw output as binary frames (xterm.js decodes UTF-8 itself, so a
+character split across two frames stays intact) and JSON text frames
+{"type": "exit"} or {"type": "error", "message": str}.
+"""
+
+import json
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from .origin import origin_problem
+from .sessions import ShellStartError, open_shell, terminal_session_for
+
+logger = logging.getLogger(__name__)
+
+MAX_INPUT_BYTES = 64 * 1024
+# Close codes in the 4000 range are the application's own.
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_READY = 4409
+CLOSE_SESSION_ENDED = 4410
+CLOSE_FAILED = 4500
+
+
+class TerminalConsumer(AsyncWebsocketConsumer):
+    shell = None
+    session = None
+
+    async def connect(self):
+        session_id = self.scope["url_route"]["kwargs"]["session_id"]
+        user = self.scope.get("user")
+        headers = dict(self.scope.get("headers", []))
+        client = (self.scope.get("client") or ["?"])[0]
+
+        problem = origin_problem(headers)
+        if problem:
+            logger.warning("Terminal handshake for session %s from %s rejected: %s",
+                           session_id, client, problem)
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if user is None or not user.is_authenticated:
+            logger.warning("Terminal handshake for session %s from %s rejected: "
+                           "not logged in", session_id, client)
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+
+        session, reason = await database_sync_to_async(terminal_session_for)(
+            session_id=session_id, user=user
+        )
+        if session is None:
+            logger.warning("Terminal handshake for session %s by %s rejected: %s",
+                           session_id, user.get_username(), reason)
+            await self.close(code=CLOSE_FORBIDDEN if reason != "not ready" else CLOSE_NOT_READY)
+            return
+
+        self.session = session
+        self.pending_size = (80, 24)
+        await self.accept()
+        await self.channel_layer.group_add(session.group_name, self.channel_name)
+        try:
+            self.shell = await open_shell(
+                session=session,
+                on_output=self._send_output,
+                on_exit=self._shell_exited,
+            )
+            await self.shell.start(cols=self.pending_size[0], rows=self.pending_size[1])
+        except ShellStartError as error:
+            logger.error("Terminal for session %s (namespace %s) failed to start: %s",
+                         session.id, session.namespace, error)
+            await self.send(text_data=json.dumps({"type": "error", "message": str(error)}))
+            await self.close(code=CLOSE_FAILED)
+            return
+        self.opened_at = time.monotonic()
+        logger.info("Terminal opened for learner %s, lab %s, namespace %s",
+                    user.get_username(), session.lab_slug, session.namespace)
+
+    def _send_output(self, data: bytes) -> None:
+        import asyncio
+
+        asyncio.ensure_future(self.send(bytes_data=data))
+
+    def _shell_exited(self, code) -> None:
+        import asyncio
+
+        async def finish():
+            await self.send(text_data=json.dumps({"type": "exit"}))
+            await self.close()
+
+        asyncio.ensure_future(finish())
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.shell is None:
+            return
+        if bytes_data is not None:
+            # Binary frames carry raw input bytes, for clients that prefer them.
+            if len(bytes_data) <= MAX_INPUT_BYTES:
+                self.shell.write(bytes_data)
+            return
+        try:
+            message = json.loads(text_data or "")
+        except ValueError:
+            return
+        if not isinstance(message, dict):
+            return
+        kind = message.get("type")
+        if kind == "input":
+            data = message.get("data")
+            if isinstance(data, str) and len(data) <= MAX_INPUT_BYTES:
+                self.shell.write(data.encode("utf-8", errors="replace"))
+        elif kind == "resize":
+            from .backends.local import clamp_size
+
+            size = clamp_size(message.get("cols"), message.get("rows"))
+            if size is not None:
+                self.shell.resize(cols=size[0], rows=size[1])
+
+    async def live_html(self, event):
+        # Status fragments are for the status socket; the terminal ignores them.
+        return
+
+    async def session_closed(self, event):
+        await self.send(text_data=json.dumps(
+            {"type": "error", "message": "The lab session has ended."}))
+        await self.close(code=CLOSE_SESSION_ENDED)
+
+    async def disconnect(self, code):
+        if self.session is not None:
+            await self.channel_layer.group_discard(self.session.group_name, self.channel_name)
+        if self.shell is not None:
+            shell, self.shell = self.shell, None
+            await shell.close()
+            logger.info("Terminal closed for namespace %s (code %s)",
+                        self.session.namespace, code)

@@ -1,0 +1,86 @@
+"""Glue between a lab session and a terminal backend."""
+
+import asyncio
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from labplatform.cluster import kube
+from labplatform.cluster.manifests import LEARNER_SERVICE_ACCOUNT
+from labplatform.content.catalog import get_catalog
+from labplatform.labsessions.models import LabSession
+
+from .backends.local import ApiRelay, BackendUnavailable, LocalShell, sandbox_command
+from .workspace import LearnerCredentials, prepare_workspace
+
+
+class ShellStartError(RuntimeError):
+    pass
+
+
+def terminal_session_for(*, session_id: str, user) -> tuple[LabSession | None, str]:
+    """Return the session if user may attach a terminal to it, else (None, reason)."""
+    try:
+        key = uuid.UUID(str(session_id))
+    except ValueError:
+        return None, "malformed session id"
+    session = LabSession.objects.filter(pk=key).first()
+    if session is None:
+        return None, "no such session"
+    if session.learner_id != user.pk:
+        return None, f"session belongs to another learner (id {session.learner_id})"
+    if session.status != LabSession.Status.READY:
+        return None, "not ready"
+    if session.expires_at <= timezone.now():
+        return None, "session expired"
+    return session, ""
+
+
+def kubectl_path() -> Path:
+    if settings.KUBECTL_PATH:
+        return Path(settings.KUBECTL_PATH)
+    from labplatform.cluster.localcp import build_binaries
+
+    return build_binaries() / "kubectl"
+
+
+def _learner_credentials(session: LabSession) -> LearnerCredentials:
+    remaining = int((session.expires_at - timezone.now()).total_seconds())
+    token = kube.request_service_account_token(
+        namespace=session.namespace, name=LEARNER_SERVICE_ACCOUNT,
+        expiration_seconds=remaining,
+    )
+    server_url, ca_pem = kube.cluster_server()
+    return LearnerCredentials(namespace=session.namespace, token=token,
+                              server_url=server_url, ca_pem=ca_pem)
+
+
+async def open_shell(*, session: LabSession, on_output, on_exit) -> LocalShell:
+    if settings.TERMINAL_BACKEND != "local":
+        raise ShellStartError(
+            f"terminal backend {settings.TERMINAL_BACKEND!r} is not available in this "
+            "build; set LABPLATFORM_TERMINAL_BACKEND=local"
+        )
+    loop = asyncio.get_running_loop()
+    try:
+        credentials = await loop.run_in_executor(None, _learner_credentials, session)
+        kubectl = await loop.run_in_executor(None, kubectl_path)
+    except kube.ClusterError as error:
+        raise ShellStartError(f"cluster unavailable: {error}") from None
+
+    lab = get_catalog().lab(session.lab_slug)
+    root = settings.TERMINAL_WORKSPACE_DIR / str(session.id)
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    home = prepare_workspace(
+        root=root, credentials=credentials,
+        lab_files=lab.resources_dir if lab is not None else None,
+    )
+    try:
+        command = sandbox_command(workspace_root=root, home=home, kubectl=kubectl,
+                                  namespace=session.namespace)
+    except BackendUnavailable as error:
+        raise ShellStartError(str(error)) from None
+    relay = ApiRelay(root / "run" / "api.sock", credentials.server_url)
+    return LocalShell(command=command, relay=relay, on_output=on_output, on_exit=on_exit)

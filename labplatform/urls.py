@@ -1,0 +1,26 @@
+"""URL routes."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from labplatform.accounts.views import signup
+from labplatform.content import views as content
+from labplatform.labsessions import views as sessions
+
+urlpatterns = [
+    path("", content.course_index, name="course-index"),
+    path("modules/<slug:slug>/", content.module_detail, name="module-detail"),
+    path("labs/<slug:slug>/", content.lab_detail, name="lab-detail"),
+    path("labs/<slug:slug>/start/", sessions.start_lab, name="lab-start"),
+    path("progress/", content.progress, name="progress"),
+    path("sessions/<uuid:session_id>/status/", sessions.session_status, name="session-status"),
+    path("sessions/<uuid:session_id>/end/", sessions.end_lab, name="session-end"),
+    path("sessions/<uuid:session_id>/check/", sessions.check_work, name="session-check"),
+    path("sessions/<uuid:session_id>/audit/", sessions.audit_events, name="session-audit"),
+    path("grading/<uuid:run_id>/", sessions.grading_run, name="grading-run"),
+    path("accounts/signup/", signup, name="signup"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,76 @@
+// The lab terminal: xterm.js on a websocket to the learner's shell.
+// Input and resize go up as JSON text frames; output comes down as binary
+// frames that xterm.js decodes as UTF-8 across frame boundaries.
+(function () {
+  "use strict";
+
+  let started = false;
+
+  function wsUrl(path) {
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    return scheme + "//" + window.location.host + path;
+  }
+
+  function startTerminal() {
+    const panel = document.getElementById("terminal-panel");
+    const status = document.getElementById("session-status");
+    if (started || !panel || !status || status.dataset.status !== "ready") {
+      return;
+    }
+    started = true;
+    panel.hidden = false;
+    const state = document.getElementById("terminal-state");
+
+    const term = new Terminal({
+      cursorBlink: true,
+      fontFamily: "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace",
+      fontSize: 14,
+      scrollback: 5000,
+      // Links and clipboard writes from terminal output stay inert.
+      linkHandler: null,
+    });
+    const fit = new FitAddon.FitAddon();
+    term.loadAddon(fit);
+    term.open(document.getElementById("terminal"));
+    fit.fit();
+
+    const socket = new WebSocket(wsUrl(panel.dataset.socket));
+    socket.binaryType = "arraybuffer";
+    window.labTerminal = { term: term, socket: socket };
+
+    function send(message) {
+      if (socket.readyState === WebSocket.OPEN) {
+        socket.send(JSON.stringify(message));
+      }
+    }
+
+    socket.addEventListener("open", function () {
+      state.textContent = "Connected";
+      send({ type: "resize", cols: term.cols, rows: term.rows });
+      term.focus();
+    });
+    socket.addEventListener("message", function (event) {
+      if (typeof event.data === "string") {
+        const message = JSON.parse(event.data);
+        if (message.type === "error") {
+          term.write("\r\n\x1b[31m" + message.message + "\x1b[0m\r\n");
+        } else if (message.type === "exit") {
+          term.write("\r\n[shell exited; reload the page for a new one]\r\n");
+        }
+        return;
+      }
+      term.write(new Uint8Array(event.data));
+    });
+    socket.addEventListener("close", function (event) {
+      state.textContent = "Disconnected (" + event.code + "). Reload the page to reconnect.";
+    });
+
+    term.onData(function (data) { send({ type: "input", data: data }); });
+    term.onResize(function (size) { send({ type: "resize", cols: size.cols, rows: size.rows }); });
+    window.addEventListener("resize", function () { fit.fit(); });
+  }
+
+  document.addEventListener("DOMContentLoaded", startTerminal);
+  document.addEventListener("htmx:afterSettle", startTerminal);
+  document.addEventListener("htmx:oobAfterSwap", startTerminal);
+})();

@@ -1,0 +1,111 @@
+"""Shared fixtures: a real Redis, the real local control plane, a real worker.
+
+Redis and the control plane start once per test run. Set
+LABPLATFORM_TEST_REDIS_URL to use a Redis that is already running, and
+LABPLATFORM_TEST_KEEP_NAMESPACES=1 to keep learner namespaces after the
+tests for debugging with kubectl.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_url(tmp_path_factory):
+    """A real Redis for Celery and Channels, started once per test run.
+
+    Django has read its settings before any fixture runs, so the Redis URL
+    is swapped into the settings, the Celery app and the Channels layer.
+    """
+    from channels.layers import channel_layers
+    from django.conf import settings
+
+    from labplatform.celery import app
+
+    process = None
+    url = os.environ.get("LABPLATFORM_TEST_REDIS_URL")
+    if not url:
+        if shutil.which("redis-server") is None:
+            pytest.exit("redis-server is not installed; install the Debian package "
+                        "redis-server or set LABPLATFORM_TEST_REDIS_URL.", returncode=2)
+        port = _free_port()
+        folder = tmp_path_factory.mktemp("redis")
+        process = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        url = f"redis://127.0.0.1:{port}/0"
+
+    settings.REDIS_URL = url
+    settings.CELERY_BROKER_URL = url
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                    "CONFIG": {"hosts": [url]}},
+    }
+    channel_layers.backends.clear()
+    app.conf.broker_url = url
+    settings.TERMINAL_WORKSPACE_DIR = tmp_path_factory.mktemp("workspaces")
+    yield url
+    if process is not None:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory):
+    """The local control plane, started once per test run, wired into settings."""
+    from django.conf import settings
+
+    from labplatform.cluster import kube
+    from labplatform.cluster.localcp import LocalControlPlane
+
+    plane = LocalControlPlane(data_dir=tmp_path_factory.mktemp("controlplane"))
+    plane.start()
+    settings.KUBECONFIG = str(plane.kubeconfig_path)
+    settings.AUDIT_LOG_PATH = str(plane.audit_log_path)
+    settings.KUBECTL_PATH = str(plane.kubectl_path)
+    kube.reset_clients()
+    yield plane
+    plane.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_thread(control_plane, django_db_blocker):
+    """A real Celery worker (in a thread) consuming from the real Redis broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from labplatform.celery import app
+
+    with django_db_blocker.unblock():
+        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False,
+                          shutdown_timeout=10, loglevel="WARNING"):
+            yield
+
+
+@pytest.fixture
+def keep_namespaces() -> bool:
+    return os.environ.get("LABPLATFORM_TEST_KEEP_NAMESPACES") == "1"
+
+
+@pytest.fixture
+def repo_dir() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,102 @@
+"""Starting, restarting and ending a lab against the real API server."""
+
+import json
+
+import pytest
+
+from labplatform.cluster import kube
+from labplatform.labsessions import services
+from labplatform.labsessions.models import LabProgress, LabSession
+
+from ..fixtures import make_learner, start_ready_session  # noqa: F401 - fixtures
+from ..helpers import kubectl, wait_for
+
+pytestmark = pytest.mark.cluster
+
+NAMESPACED_KINDS = "serviceaccounts,roles,rolebindings,resourcequotas,limitranges,networkpolicies"
+
+
+def _objects_in(control_plane, namespace: str) -> dict[str, str]:
+    """Map kind/name to resourceVersion for every platform object in namespace."""
+    result = kubectl(control_plane, "get", NAMESPACED_KINDS, "-n", namespace, "-o", "json")
+    assert result.returncode == 0, result.stderr
+    objects = {}
+    for item in json.loads(result.stdout)["items"]:
+        if item["metadata"]["name"] == "default" and item["kind"] == "ServiceAccount":
+            continue  # created by the controller-manager in every namespace
+        key = f"{item['kind']}/{item['metadata']['name']}"
+        objects[key] = item["metadata"]["resourceVersion"]
+    return objects
+
+
+def test_start_creates_environment(control_plane, start_ready_session, make_learner):
+    session = start_ready_session(make_learner("ada"))
+
+    namespace = kube.get("v1", "Namespace", session.namespace)
+    labels = namespace["metadata"]["labels"]
+    assert labels["app.kubernetes.io/managed-by"] == "labplatform"
+    assert labels["labplatform.io/session"] == str(session.id)
+    assert labels["labplatform.io/lab"] == "pod-security-standards"
+    assert "labplatform.io/expires-at" in namespace["metadata"]["annotations"]
+    assert set(_objects_in(control_plane, session.namespace)) == {
+        "ServiceAccount/learner",
+        "Role/learner",
+        "RoleBinding/learner",
+        "ResourceQuota/lab-quota",
+        "LimitRange/lab-limits",
+        "NetworkPolicy/default-deny",
+        "NetworkPolicy/allow-dns",
+    }
+    cluster_role = kube.get("rbac.authorization.k8s.io/v1", "ClusterRole",
+                            f"labplatform:learner:{session.namespace}")
+    assert cluster_role["rules"][0]["resourceNames"] == [session.namespace]
+    assert kube.get("rbac.authorization.k8s.io/v1", "ClusterRoleBinding",
+                    f"labplatform:learner:{session.namespace}") is not None
+    assert session.progress[-1] == "Lab starting resources deployed"
+    progress = LabProgress.objects.get(learner=session.learner, lab_slug=session.lab_slug)
+    assert progress.status == LabProgress.Status.IN_PROGRESS
+
+
+def test_start_twice_reuses_session(control_plane, start_ready_session, make_learner):
+    learner = make_learner("grace")
+    session = start_ready_session(learner)
+    before = _objects_in(control_plane, session.namespace)
+
+    again, created = services.session_start(learner=learner, lab_slug=session.lab_slug)
+    assert created is False
+    assert again.pk == session.pk
+    assert LabSession.objects.filter(learner=learner).count() == 1
+
+    # Provisioning the same session again (a duplicate delivery) is a no-op.
+    services.session_provision(session_id=session.pk)
+    assert _objects_in(control_plane, session.namespace) == before
+
+
+def test_end_deletes_namespace(control_plane, start_ready_session, make_learner):
+    session = start_ready_session(make_learner("linus"))
+
+    services.session_request_end(session=session)
+
+    wait_for(lambda: kube.get("v1", "Namespace", session.namespace) is None, timeout=60,
+             message="the controller-manager to finalize the namespace")
+    session.refresh_from_db()
+    assert session.status == LabSession.Status.ENDED
+    assert kube.get("rbac.authorization.k8s.io/v1", "ClusterRole",
+                    f"labplatform:learner:{session.namespace}") is None
+
+
+def test_reaper_ends_expired_sessions(control_plane, start_ready_session, make_learner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    session = start_ready_session(make_learner("barbara"))
+    LabSession.objects.filter(pk=session.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1))
+
+    assert services.sessions_reap_expired() == 1
+
+    session.refresh_from_db()
+    assert session.status == LabSession.Status.ENDED
+    namespace = kube.get("v1", "Namespace", session.namespace)
+    assert namespace is None or namespace["metadata"].get("deletionTimestamp")
