@@ -89,7 +89,16 @@ def parse_database_url(url: str, *, base_dir: Path) -> dict:
                 f"sqlite URL {url!r} has no file path; "
                 "use sqlite:///var/db.sqlite3"
             )
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(name)}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(name),
+            # Web, worker and terminal threads share the file; wait for
+            # locks instead of failing at once.
+            "OPTIONS": {"timeout": 20},
+            # A file, not the in-memory default, so that threads in the
+            # tests (Celery worker, websocket consumers) see one database.
+            "TEST": {"NAME": str(name.with_name(name.stem + "-test.sqlite3"))},
+        }
     if parts.scheme in {"postgres", "postgresql"}:
         return {
             "ENGINE": "django.db.backends.postgresql",

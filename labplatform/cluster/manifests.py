@@ -67,6 +67,22 @@ def make_service_account(*, namespace: str, labels: Mapping[str, str]) -> dict:
     }
 
 
+def make_default_service_account(*, namespace: str, labels: Mapping[str, str]) -> dict:
+    """The namespace's "default" ServiceAccount, created up front and tokenless.
+
+    Pod admission rejects pods until "default" exists, and the
+    controller-manager creates it only a moment after the namespace. Making
+    it here means the learner's first pod never races that controller, and
+    pods get no API token unless they ask for one.
+    """
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": namespace, "labels": dict(labels)},
+        "automountServiceAccountToken": False,
+    }
+
+
 # Rights inside the learner's own namespace. A custom Role rather than the
 # built-in "edit": edit can impersonate service accounts and read secrets.
 LEARNER_RULES = [

@@ -60,6 +60,7 @@ def build_environment(
     namespace_uid = namespace_object["metadata"]["uid"]
     report(f"Namespace {namespace} created")
 
+    kube.apply(manifests.make_default_service_account(namespace=namespace, labels=labels))
     kube.apply(manifests.make_service_account(namespace=namespace, labels=labels))
     kube.apply(manifests.make_role(namespace=namespace, labels=labels))
     kube.apply(manifests.make_role_binding(namespace=namespace, labels=labels))

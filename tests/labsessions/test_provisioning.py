@@ -22,8 +22,6 @@ def _objects_in(control_plane, namespace: str) -> dict[str, str]:
     assert result.returncode == 0, result.stderr
     objects = {}
     for item in json.loads(result.stdout)["items"]:
-        if item["metadata"]["name"] == "default" and item["kind"] == "ServiceAccount":
-            continue  # created by the controller-manager in every namespace
         key = f"{item['kind']}/{item['metadata']['name']}"
         objects[key] = item["metadata"]["resourceVersion"]
     return objects
@@ -39,6 +37,7 @@ def test_start_creates_environment(control_plane, start_ready_session, make_lear
     assert labels["labplatform.io/lab"] == "pod-security-standards"
     assert "labplatform.io/expires-at" in namespace["metadata"]["annotations"]
     assert set(_objects_in(control_plane, session.namespace)) == {
+        "ServiceAccount/default",
         "ServiceAccount/learner",
         "Role/learner",
         "RoleBinding/learner",

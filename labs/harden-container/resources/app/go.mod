@@ -1,0 +1,3 @@
+module example.com/labs/web
+
+go 1.18
