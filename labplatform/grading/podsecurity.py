@@ -297,7 +297,7 @@ BASELINE_CHECKS = (
     check_seccomp_baseline, check_sysctls,
 )
 # Restricted replaces these baseline checks with stricter versions.
-OVERRIDDEN_BY_RESTRICTED = {check_capabilities_baseline, check_seccomp_baseline}
+OVERRIDDEN_BY_RESTRICTED = {check_capabilities_baseline, check_seccomp_baseline, check_host_path}
 RESTRICTED_CHECKS = (
     check_restricted_volumes, check_allow_privilege_escalation, check_run_as_non_root,
     check_run_as_user, check_seccomp_restricted, check_capabilities_restricted,
