@@ -95,6 +95,11 @@ def celery_worker_thread(control_plane, django_db_blocker):
 
     from labplatform.celery import app
 
+    from django.conf import settings
+
+    # Worker and consumer threads must not keep connections open past a
+    # task, or PostgreSQL refuses to drop the test database at the end.
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
     with django_db_blocker.unblock():
         with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False,
                           shutdown_timeout=10, loglevel="WARNING"):

@@ -99,3 +99,19 @@ def test_reaper_ends_expired_sessions(control_plane, start_ready_session, make_l
     assert session.status == LabSession.Status.ENDED
     namespace = kube.get("v1", "Namespace", session.namespace)
     assert namespace is None or namespace["metadata"].get("deletionTimestamp")
+
+
+@pytest.mark.parametrize("lab_slug, kind, name", [
+    ("harden-container", "Deployment", "web"),
+    ("container-escape", "Pod", "escape"),
+])
+def test_every_lab_deploys_starting_resources(control_plane, start_ready_session,
+                                              make_learner, lab_slug, kind, name):
+    session = start_ready_session(make_learner(f"starter-{lab_slug}"), lab_slug)
+
+    result = kubectl(control_plane, "get", kind.lower(), name, "-n", session.namespace,
+                     "-o", "json")
+
+    assert result.returncode == 0, result.stderr
+    labels = json.loads(result.stdout)["metadata"]["labels"]
+    assert labels["labplatform.io/session"] == str(session.id)
