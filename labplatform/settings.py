@@ -128,17 +128,17 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# The cluster that holds learner namespaces. The default is the local
+# The cluster that contains learner namespaces. The default is the local
 # control plane's admin kubeconfig, written by `manage.py controlplane`.
 KUBECONFIG = env.get_str("KUBECONFIG", str(VAR_DIR / "controlplane" / "admin.kubeconfig"))
-# Where kube-apiserver writes its audit log, for the audit events panel.
+# The kube-apiserver audit log file, read by the audit events panel.
 # Empty means the cluster's audit events are not readable by the platform.
 AUDIT_LOG_PATH = env.get_str("AUDIT_LOG_PATH", str(VAR_DIR / "controlplane" / "audit.log"))
 
 LAB_SESSION_MINUTES = env.get_int("LAB_SESSION_MINUTES", 120)
 LAB_PROVISION_DEADLINE_SECONDS = env.get_int("LAB_PROVISION_DEADLINE_SECONDS", 60)
 TERMINAL_BACKEND = env.get_str("TERMINAL_BACKEND", "local")
-# Where the local terminal backend keeps each session's home folder.
+# Parent folder of each session's home folder in the local terminal backend.
 TERMINAL_WORKSPACE_DIR = Path(
     env.get_str("TERMINAL_WORKSPACE_DIR", str(VAR_DIR / "workspaces"))
 )

@@ -4,9 +4,9 @@ Development and the tests need a real Kubernetes API but these machines
 have no container engine, so kind cannot run. This module starts the real
 components, built from Go modules by tools/controlplane/build.sh, as
 plain processes on 127.0.0.1. There is no scheduler and no kubelet, so
-pods are admitted and stored but never run; everything at the API level
-(RBAC, Pod Security admission, ValidatingAdmissionPolicy, quotas,
-dry runs, audit events, namespace deletion) is the real thing.
+pods are admitted and stored but never run. Everything at the API level
+is the real thing: RBAC, Pod Security admission, ValidatingAdmissionPolicy,
+quotas, dry runs, audit events and namespace deletion.
 """
 
 import logging
@@ -176,8 +176,8 @@ class LocalControlPlane:
         )
 
     def stop(self) -> None:
-        # Stop in reverse start order so the API server never loses etcd
-        # while the controller-manager still talks to it.
+        # Stop in reverse start order, so the controller-manager is gone
+        # before the API server, and the API server before etcd.
         for name, process in reversed(list(self.processes.items())):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)

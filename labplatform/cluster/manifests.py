@@ -68,7 +68,7 @@ def make_service_account(*, namespace: str, labels: Mapping[str, str]) -> dict:
 
 
 def make_default_service_account(*, namespace: str, labels: Mapping[str, str]) -> dict:
-    """The namespace's "default" ServiceAccount, created up front and tokenless.
+    """Build the namespace's "default" ServiceAccount, created up front and tokenless.
 
     Pod admission rejects pods until "default" exists, and the
     controller-manager creates it only a moment after the namespace. Making

@@ -2,7 +2,7 @@
 
 The API server's PodSecurity admission plugin is the authority; this
 module mirrors its baseline and restricted checks (Kubernetes 1.37,
-policy version "latest") so a grader can say which rule a pod breaks
+policy version "latest") so a grader can name the rule a pod breaks
 even when no admission decision is at hand, for example for a
 Deployment's pod template. Linux pods only: the Windows exemptions and
 the hostUsers relaxations are not modelled.

@@ -20,7 +20,8 @@ def test_names_distinct_and_valid():
     for name in names:
         assert len(name) <= 63
         assert name == name.lower()
-        assert name[0].isalpha() and name[-1].isalnum()
+        assert name[0].isalpha()
+        assert name[-1].isalnum()
         assert all(ch.isalnum() or ch == "-" for ch in name)
         assert "--" not in name
 

@@ -38,7 +38,7 @@ def with_context(container_context: dict, name: str = "app") -> dict:
 
 CASES = {
     "compliant": make_pod(),
-    # Pod says non-root, container says false: rejected.
+    # Pod sets runAsNonRoot true, the container sets false: rejected.
     "container-overrides-non-root": make_pod(
         containers=[with_context({"runAsNonRoot": False})]),
     # Pod unset, app container true, init container unset: rejected.
