@@ -49,20 +49,64 @@ def not_available(observed: str) -> Finding:
     return Finding(Status.NOT_AVAILABLE, observed)
 
 
+# The API group and version of each kind a grader may list.
+KIND_API_VERSIONS = {
+    "Pod": "v1",
+    "ConfigMap": "v1",
+    "Namespace": "v1",
+    "Deployment": "apps/v1",
+    "ReplicaSet": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "DaemonSet": "apps/v1",
+    "Job": "batch/v1",
+    "CronJob": "batch/v1",
+}
+SUBMISSION_CONFIGMAP = "lab-submission"
+
+
 @dataclass
 class GradingContext:
-    """What a check may read: the learner's namespace and session facts."""
+    """What a check may read: the learner's namespace, or files given offline.
+
+    In a lab session, objects come from the API server. The command-line
+    grader passes offline_objects (parsed manifests) and offline_files
+    instead; checks that need a live API server report "not available".
+    """
 
     namespace: str
     lab_slug: str
     audit_reviewed_at: object = None
+    offline_objects: list[dict] | None = None
+    offline_files: dict[str, str] | None = None
     cache: dict = field(default_factory=dict)
+
+    @property
+    def offline(self) -> bool:
+        return self.offline_objects is not None or self.offline_files is not None
 
     def cached(self, key: str, load: Callable[[], object]):
         """Load a value once per run, so checks share API reads."""
         if key not in self.cache:
             self.cache[key] = load()
         return self.cache[key]
+
+    def objects(self, kind: str) -> list[dict]:
+        """List objects of kind in the learner's namespace (or the offline set)."""
+        if self.offline:
+            return [obj for obj in self.offline_objects or () if obj.get("kind") == kind]
+        from labplatform.cluster import kube
+
+        return self.cached(f"objects:{kind}", lambda: kube.list_objects(
+            KIND_API_VERSIONS[kind], kind, namespace=self.namespace))
+
+    def submitted_file(self, name: str) -> str | None:
+        """Return a file the learner submitted (kept in the lab-submission ConfigMap)."""
+        if self.offline:
+            return (self.offline_files or {}).get(name)
+        for config_map in self.objects("ConfigMap"):
+            if config_map["metadata"]["name"] == SUBMISSION_CONFIGMAP:
+                return (config_map.get("data") or {}).get(name)
+        return None
 
 
 @dataclass(frozen=True)
