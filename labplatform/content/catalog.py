@@ -69,6 +69,14 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Question:
+    id: str
+    prompt: str
+    choices: tuple[str, ...]
+    answer: str
+
+
+@dataclass(frozen=True)
 class Lab:
     slug: str
     module_slug: str
@@ -80,7 +88,11 @@ class Lab:
     namespace_labels: dict = field(hash=False)
     can_label_namespace: bool = False
     steps: tuple[Step, ...] = ()
+    questions: tuple[Question, ...] = ()
     folder: Path = Path()
+
+    def question(self, question_id: str) -> Question | None:
+        return next((q for q in self.questions if q.id == question_id), None)
 
     @property
     def resources_dir(self) -> Path:
@@ -196,6 +208,15 @@ def load_lab(folder: Path) -> Lab:
             hint=str(meta.get("hint", "")),
             html=render_markdown(body),
         ))
+    questions = []
+    for question_id, entry in (data.get("questions") or {}).items():
+        choices = tuple(str(choice) for choice in _require(entry, "choices", path))
+        answer = str(_require(entry, "answer", path))
+        if answer not in choices:
+            raise ContentError(f"{path}: question {question_id!r} has answer {answer!r}, "
+                               "which is not one of its choices")
+        questions.append(Question(id=question_id, prompt=_require(entry, "prompt", path),
+                                  choices=choices, answer=answer))
     slug = _require(data, "slug", path)
     if slug != folder.name:
         raise ContentError(f"{path}: slug {slug!r} must match the folder name {folder.name!r}")
@@ -210,6 +231,7 @@ def load_lab(folder: Path) -> Lab:
         namespace_labels=dict(namespace.get("labels") or {}),
         can_label_namespace=bool(namespace.get("can_label_namespace", False)),
         steps=tuple(steps),
+        questions=tuple(questions),
         folder=folder,
     )
 

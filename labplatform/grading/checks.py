@@ -76,6 +76,7 @@ class GradingContext:
     namespace: str
     lab_slug: str
     audit_reviewed_at: object = None
+    answers: dict = field(default_factory=dict)
     offline_objects: list[dict] | None = None
     offline_files: dict[str, str] | None = None
     cache: dict = field(default_factory=dict)

@@ -50,7 +50,7 @@ def grading_run(*, run_id) -> GradingRun | None:
     grader = load_grader(lab.folder)
     context = GradingContext(
         namespace=session.namespace, lab_slug=session.lab_slug,
-        audit_reviewed_at=session.audit_reviewed_at,
+        audit_reviewed_at=session.audit_reviewed_at, answers=dict(session.answers),
     )
     results = run_checks(grader.CHECKS, context)
 

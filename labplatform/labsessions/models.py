@@ -34,6 +34,8 @@ class LabSession(models.Model):
     expires_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     audit_reviewed_at = models.DateTimeField(null=True, blank=True)
+    # The learner's answers to the lab's questions, by question id.
+    answers = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [

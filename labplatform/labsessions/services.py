@@ -189,6 +189,15 @@ def session_end(*, session_id, reason: str = "ended by the learner") -> None:
     live.push_session_status(session)
 
 
+def session_record_answer(*, session: LabSession, question_id: str, answer: str) -> None:
+    """Store the learner's latest answer to one of the lab's questions."""
+    with transaction.atomic():
+        locked = LabSession.objects.select_for_update().get(pk=session.pk)
+        locked.answers = {**locked.answers, question_id: answer}
+        locked.save(update_fields=["answers"])
+    session.answers = locked.answers
+
+
 def sessions_reap_expired() -> int:
     """End every live session past its expiry; return how many were ended."""
     expired = LabSession.objects.filter(

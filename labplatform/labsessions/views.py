@@ -84,6 +84,23 @@ def grading_run(request, run_id):
 
 
 @login_required
+@require_POST
+def answer_question(request, session_id, question_id):
+    session = _owned_session(request, session_id)
+    lab = get_catalog().lab(session.lab_slug)
+    question = lab.question(question_id) if lab else None
+    if question is None:
+        raise Http404(f"No question {question_id!r} in this lab")
+    answer = request.POST.get("answer", "")
+    if answer not in question.choices:
+        return HttpResponse(f"Choose one of the listed answers, not {answer!r}.",
+                            status=400, content_type="text/plain")
+    services.session_record_answer(session=session, question_id=question_id, answer=answer)
+    return render(request, "labs/_question.html",
+                  {"session": session, "question": question, "answer": answer})
+
+
+@login_required
 @require_GET
 def audit_events(request, session_id):
     session = _owned_session(request, session_id)
@@ -91,5 +108,9 @@ def audit_events(request, session_id):
     if session.audit_reviewed_at is None:
         LabSession.objects.filter(pk=session.pk).update(audit_reviewed_at=timezone.now())
     lab = get_catalog().lab(session.lab_slug)
-    return render(request, "labs/_audit_events.html",
-                  {"session": session, "lab": lab, **summarize_audit_events(events)})
+    question = lab.question("audit-violation") if lab else None
+    return render(request, "labs/_audit_events.html", {
+        "session": session, "lab": lab, "question": question,
+        "answer": session.answers.get("audit-violation"),
+        **summarize_audit_events(events),
+    })

@@ -34,6 +34,13 @@ def grade(client: Client, session) -> dict[str, dict]:
     return {result["id"]: result for result in run.results}
 
 
+def grade_after_answer(client: Client, session, answer: str) -> dict[str, dict]:
+    response = client.post(f"/sessions/{session.id}/answers/audit-violation/",
+                           {"answer": answer})
+    assert response.status_code == 200
+    return grade(client, session)
+
+
 def heredoc_apply(manifest: str) -> str:
     return f"kubectl apply -f - <<'EOF'\n{manifest.strip()}\nEOF\n"
 
@@ -82,10 +89,19 @@ async def test_pod_security_lab_through_terminal(lab):
     audit_page = await sync_to_async(http.get)(f"/sessions/{session.id}/audit/")
     assert audit_page.status_code == 200
     assert b"hostpid" in audit_page.content
+    assert b"Which one is about the pod sharing" in audit_page.content
+
+    wrong = await sync_to_async(grade_after_answer)(http, session, "privileged")
+    assert wrong["audit-events-reviewed"]["status"] == "fail"
+    assert "privileged" in wrong["audit-events-reviewed"]["observed"]
+    answered = await sync_to_async(http.post)(
+        f"/sessions/{session.id}/answers/audit-violation/", {"answer": "host namespaces"})
+    assert answered.status_code == 200
 
     second = await sync_to_async(grade)(http, session)
     for check_id in ("namespace-enforces-restricted", "namespace-warns-and-audits",
-                     "compliant-pod-admitted", "no-hostpid-pod", "hostpid-pod-rejected",
+                     "compliant-pod-admitted", "no-hostpid-pod",
+                     "no-workload-template-breaks-restricted", "hostpid-pod-rejected",
                      "audit-events-reviewed"):
         assert second[check_id]["status"] == "pass", second[check_id]
     assert "violates PodSecurity" in second["hostpid-pod-rejected"]["detail"]
@@ -93,3 +109,61 @@ async def test_pod_security_lab_through_terminal(lab):
     progress = await sync_to_async(LabProgress.objects.get)(
         learner_id=session.learner_id, lab_slug="pod-security-standards")
     assert progress.status == LabProgress.Status.COMPLETED
+
+
+HOSTPID_DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hostpid-deploy
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: hostpid-deploy}
+  template:
+    metadata:
+      labels: {app: hostpid-deploy}
+    spec:
+      hostPID: true
+      containers:
+        - name: pause
+          image: registry.k8s.io/pause:3.10
+"""
+
+
+def test_hostpid_deployment_accepted_but_flagged(lab, control_plane):
+    from ..fixtures import learner_token
+    from ..helpers import kubectl
+
+    session, http = lab
+    token = learner_token(session)
+    labelled = kubectl(control_plane, "label", "namespace", session.namespace,
+                       "pod-security.kubernetes.io/enforce=restricted",
+                       "pod-security.kubernetes.io/warn=restricted", token=token)
+    assert labelled.returncode == 0, labelled.stderr
+
+    applied = kubectl(control_plane, "apply", "-n", session.namespace, "-f", "-",
+                      token=token, input_text=HOSTPID_DEPLOYMENT)
+
+    assert applied.returncode == 0, applied.stderr
+    assert 'would violate PodSecurity "restricted:latest"' in applied.stderr
+
+    def failed_create_seen():
+        events = kubectl(control_plane, "get", "events", "-n", session.namespace,
+                         "--field-selector", "reason=FailedCreate", "-o", "name")
+        return events.stdout.strip()
+
+    wait_for(failed_create_seen, timeout=30, message="the ReplicaSet's FailedCreate event")
+    flagged = grade(http, session)
+    result = flagged["no-workload-template-breaks-restricted"]
+    assert result["status"] == "fail"
+    assert "Deployment hostpid-deploy" in result["observed"]
+    assert "event: Error creating" in result["detail"]
+    assert flagged["no-hostpid-pod"]["status"] == "pass"
+
+    deleted = kubectl(control_plane, "delete", "deployment", "hostpid-deploy", "-n",
+                      session.namespace, token=token)
+    assert deleted.returncode == 0, deleted.stderr
+
+    cleared = grade(http, session)
+    assert cleared["no-workload-template-breaks-restricted"]["status"] == "pass"

@@ -28,6 +28,7 @@ from ..workspace import SANDBOX_API_ADDRESS, SANDBOX_UID
 logger = logging.getLogger(__name__)
 
 READ_SIZE = 65536
+LAB_HELPER = Path(__file__).resolve().parent.parent / "bin" / "lab"
 MIN_COLS, MAX_COLS = 2, 500
 MIN_ROWS, MAX_ROWS = 1, 200
 
@@ -79,6 +80,7 @@ def sandbox_command(*, workspace_root: Path, home: Path, kubectl: Path,
         "--bind", str(home), "/home/learner",
         "--bind", str(workspace_root / "run"), "/run/lab",
         "--ro-bind", str(kubectl), "/opt/lab/bin/kubectl",
+        "--ro-bind", str(LAB_HELPER), "/opt/lab/bin/lab",
         "--uid", str(SANDBOX_UID),
         "--gid", str(SANDBOX_UID),
         "--hostname", "lab",
