@@ -13,6 +13,8 @@ urlpatterns = [
     path("modules/<slug:slug>/", content.module_detail, name="module-detail"),
     path("labs/<slug:slug>/", content.lab_detail, name="lab-detail"),
     path("labs/<slug:slug>/start/", sessions.start_lab, name="lab-start"),
+    path("labs/<slug:slug>/steps/<int:step_number>/solution/", sessions.reveal_solution,
+         name="step-solution"),
     path("progress/", content.progress, name="progress"),
     path("sessions/<uuid:session_id>/status/", sessions.session_status, name="session-status"),
     path("sessions/<uuid:session_id>/end/", sessions.end_lab, name="session-end"),

@@ -66,6 +66,8 @@ class Step:
     title: str
     hint: str
     html: str
+    # From NN-name.solution.md beside the step; empty when the step has none.
+    solution_html: str = ""
 
 
 @dataclass(frozen=True)
@@ -200,13 +202,18 @@ def load_lab(folder: Path) -> Lab:
         raise ContentError(f"{path}: level {level!r} is not one of {', '.join(LEVELS)}")
     namespace = data.get("namespace") or {}
     steps = []
-    for number, step_file in enumerate(sorted((folder / "steps").glob("*.md")), start=1):
+    step_files = sorted(path for path in (folder / "steps").glob("*.md")
+                        if not path.name.endswith(".solution.md"))
+    for number, step_file in enumerate(step_files, start=1):
         meta, body = split_front_matter(step_file.read_text(encoding="utf-8"), step_file)
+        solution_file = step_file.with_name(step_file.stem + ".solution.md")
+        solution = solution_file.read_text(encoding="utf-8") if solution_file.exists() else ""
         steps.append(Step(
             number=number,
             title=_require(meta, "title", step_file),
             hint=str(meta.get("hint", "")),
             html=render_markdown(body),
+            solution_html=render_markdown(solution) if solution else "",
         ))
     questions = []
     for question_id, entry in (data.get("questions") or {}).items():

@@ -87,3 +87,24 @@ class LabProgress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.learner} on {self.lab_slug}: {self.status}"
+
+
+class SolutionReveal(models.Model):
+    """A learner opened a step's solution; instructors see who needed help."""
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="solution_reveals"
+    )
+    lab_slug = models.SlugField(max_length=64)
+    step_number = models.PositiveSmallIntegerField()
+    first_viewed_at = models.DateTimeField(auto_now_add=True)
+    view_count = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "lab_slug", "step_number"],
+                                    name="one_reveal_row_per_learner_step")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner} revealed {self.lab_slug} step {self.step_number}"

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from labplatform.cluster import kube, manifests
@@ -17,7 +18,7 @@ from labplatform.cluster.names import make_namespace_name
 from labplatform.content.catalog import get_catalog
 
 from . import live, provisioning
-from .models import LabProgress, LabSession
+from .models import LabProgress, LabSession, SolutionReveal
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +197,18 @@ def session_record_answer(*, session: LabSession, question_id: str, answer: str)
         locked.answers = {**locked.answers, question_id: answer}
         locked.save(update_fields=["answers"])
     session.answers = locked.answers
+
+
+def solution_reveal(*, learner, lab_slug: str, step_number: int) -> SolutionReveal:
+    """Record that the learner opened a step's solution (counted per step)."""
+    reveal, created = SolutionReveal.objects.get_or_create(
+        learner=learner, lab_slug=lab_slug, step_number=step_number
+    )
+    if not created:
+        SolutionReveal.objects.filter(pk=reveal.pk).update(view_count=F("view_count") + 1)
+    logger.info("Learner %s revealed the solution of lab %s step %d",
+                learner.get_username(), lab_slug, step_number)
+    return reveal
 
 
 def sessions_reap_expired() -> int:

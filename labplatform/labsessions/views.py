@@ -85,6 +85,17 @@ def grading_run(request, run_id):
 
 @login_required
 @require_POST
+def reveal_solution(request, slug, step_number):
+    lab = get_catalog().lab(slug)
+    step = next((s for s in lab.steps if s.number == step_number), None) if lab else None
+    if step is None or not step.solution_html:
+        raise Http404("This step has no solution")
+    services.solution_reveal(learner=request.user, lab_slug=slug, step_number=step_number)
+    return render(request, "labs/_solution.html", {"step": step})
+
+
+@login_required
+@require_POST
 def answer_question(request, session_id, question_id):
     session = _owned_session(request, session_id)
     lab = get_catalog().lab(session.lab_slug)

@@ -149,3 +149,23 @@ async def test_closing_socket_ends_shell(ready_session):
         await asyncio.sleep(0.1)
 
     assert not await sync_to_async(sandbox_running)()
+
+
+@pytest.mark.asyncio
+async def test_lab_submit_stores_configmap(ready_session):
+    from labplatform.cluster import kube
+
+    cookie = await sync_to_async(owner_cookie)(ready_session)
+    client = TerminalClient(path_for(ready_session),
+                            handshake_headers(cookie=cookie, origin=ORIGIN))
+    await client.connect()
+    await client.run("printf 'FROM scratch\\nUSER 65532\\n' > Dockerfile")
+    submitted = await client.run("lab submit Dockerfile")
+    missing = await client.run("lab submit nothing-here")
+    await client.close()
+
+    assert "Submitted Dockerfile" in submitted
+    assert "nothing-here not found" in missing
+    config_map = await sync_to_async(kube.get)("v1", "ConfigMap", "lab-submission",
+                                               ready_session.namespace)
+    assert config_map["data"]["Dockerfile"] == "FROM scratch\nUSER 65532\n"
