@@ -73,6 +73,22 @@ def load_secret_key(var_dir: Path) -> str:
     return key
 
 
+def make_channel_layers(redis_url: str) -> dict:
+    """Build CHANNEL_LAYERS for Redis.
+
+    channels_redis waits for messages with a 5 s blocking pop, and redis-py
+    8 gives every socket a 5 s read timeout by default, so an idle
+    websocket would die with a TimeoutError. The socket timeout must stay
+    well above the blocking pop.
+    """
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30}]},
+        }
+    }
+
+
 def parse_database_url(url: str, *, base_dir: Path) -> dict:
     """Turn sqlite:///path or postgres://user:pass@host:port/name into DATABASES."""
     parts = urlsplit(url)

@@ -108,12 +108,7 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # Redis carries Celery's queue and the Channels layer.
 REDIS_URL = env.get_str("REDIS_URL", "redis://127.0.0.1:6379/0")
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
-    }
-}
+CHANNEL_LAYERS = env.make_channel_layers(REDIS_URL)
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None

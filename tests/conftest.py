@@ -32,6 +32,7 @@ def redis_url(tmp_path_factory):
     from django.conf import settings
 
     from labplatform.celery import app
+    from labplatform.env import make_channel_layers
 
     process = None
     url = os.environ.get("LABPLATFORM_TEST_REDIS_URL")
@@ -57,10 +58,7 @@ def redis_url(tmp_path_factory):
 
     settings.REDIS_URL = url
     settings.CELERY_BROKER_URL = url
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                    "CONFIG": {"hosts": [url]}},
-    }
+    settings.CHANNEL_LAYERS = make_channel_layers(url)
     channel_layers.backends.clear()
     app.conf.broker_url = url
     settings.TERMINAL_WORKSPACE_DIR = tmp_path_factory.mktemp("workspaces")

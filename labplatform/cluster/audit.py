@@ -17,6 +17,9 @@ POD_SECURITY_ANNOTATIONS = (
     "pod-security.kubernetes.io/error",
 )
 TAIL_BYTES = 8 * 1024 * 1024
+# Requests the platform makes itself, such as the grader's dry-run probes,
+# carry this name prefix and are left out of the learner's list.
+PLATFORM_PROBE_PREFIX = "grader-"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ def read_namespace_events(log_path: str | os.PathLike, namespace: str, *,
             continue
         annotations = raw.get("annotations") or {}
         if not any(key in annotations for key in POD_SECURITY_ANNOTATIONS):
+            continue
+        if object_ref.get("name", "").startswith(PLATFORM_PROBE_PREFIX):
             continue
         uri = raw.get("requestURI", "")
         events.append(AuditEvent(

@@ -79,6 +79,21 @@ class Question:
 
 
 @dataclass(frozen=True)
+class EditorFile:
+    """A file the lab page's editor offers, and what saving it does."""
+
+    name: str
+    mode: str  # the CodeMirror mode: "dockerfile" or "yaml"
+    action: str  # "submit" stores it for the grader; "apply" applies it as the learner
+    # Text the editor starts from, relative to the lab folder; None starts empty.
+    starter: str | None = None
+
+
+EDITOR_ACTIONS = ("submit", "apply")
+EDITOR_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
 class Lab:
     slug: str
     module_slug: str
@@ -91,7 +106,11 @@ class Lab:
     can_label_namespace: bool = False
     steps: tuple[Step, ...] = ()
     questions: tuple[Question, ...] = ()
+    editor_files: tuple[EditorFile, ...] = ()
     folder: Path = Path()
+
+    def editor_file(self, name: str) -> EditorFile | None:
+        return next((f for f in self.editor_files if f.name == name), None)
 
     def question(self, question_id: str) -> Question | None:
         return next((q for q in self.questions if q.id == question_id), None)
@@ -224,6 +243,20 @@ def load_lab(folder: Path) -> Lab:
                                "which is not one of its choices")
         questions.append(Question(id=question_id, prompt=_require(entry, "prompt", path),
                                   choices=choices, answer=answer))
+    editor_files = []
+    for entry in data.get("editor") or ():
+        name = str(_require(entry, "file", path))
+        action = _require(entry, "action", path)
+        if not EDITOR_FILE_NAME.match(name):
+            raise ContentError(f"{path}: editor file name {name!r} must be a plain file name")
+        if action not in EDITOR_ACTIONS:
+            raise ContentError(f"{path}: editor action {action!r} is not one of "
+                               f"{', '.join(EDITOR_ACTIONS)}")
+        starter = entry.get("starter")
+        if starter is not None and not (folder / starter).is_file():
+            raise ContentError(f"{path}: editor starter {starter!r} not found in the lab")
+        editor_files.append(EditorFile(name=name, mode=entry.get("mode", "yaml"),
+                                       action=action, starter=starter))
     slug = _require(data, "slug", path)
     if slug != folder.name:
         raise ContentError(f"{path}: slug {slug!r} must match the folder name {folder.name!r}")
@@ -239,6 +272,7 @@ def load_lab(folder: Path) -> Lab:
         can_label_namespace=bool(namespace.get("can_label_namespace", False)),
         steps=tuple(steps),
         questions=tuple(questions),
+        editor_files=tuple(editor_files),
         folder=folder,
     )
 

@@ -8,14 +8,15 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from labplatform.cluster.audit import read_namespace_events
+from labplatform.cluster.kube import ClusterError
 from labplatform.content.catalog import get_catalog
 from labplatform.grading import services as grading
 from labplatform.grading.models import GradingRun
 
-from . import services
+from . import editor, services
 from .models import LabSession
 from .selectors import summarize_audit_events
 
@@ -81,6 +82,42 @@ def check_work(request, session_id):
 def grading_run(request, run_id):
     run = get_object_or_404(GradingRun, pk=run_id, learner=request.user)
     return render(request, "labs/_grading_run.html", {"run": run})
+
+
+def _editor_target(request, session_id, file_name):
+    session = _owned_session(request, session_id)
+    lab = get_catalog().lab(session.lab_slug)
+    editor_file = lab.editor_file(file_name) if lab else None
+    if editor_file is None:
+        raise Http404(f"The lab has no editor file {file_name!r}")
+    return session, lab, editor_file
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def editor_file(request, session_id, file_name):
+    session, lab, target = _editor_target(request, session_id, file_name)
+    if request.method == "GET":
+        text = editor.editor_file_read(session=session, lab=lab, editor_file=target)
+        return render(request, "labs/_editor.html",
+                      {"session": session, "file": target, "text": text})
+
+    if session.status != LabSession.Status.READY:
+        return render(request, "labs/_editor_result.html", {"lines": [
+            ("error", "The lab environment is not ready; wait for it or start the lab.")]},
+            status=409)
+    try:
+        result = editor.editor_file_save(session=session, editor_file=target,
+                                         text=request.POST.get("text", ""))
+    except editor.EditorError as error:
+        return render(request, "labs/_editor_result.html",
+                      {"lines": [("error", str(error))]}, status=400)
+    except ClusterError as error:
+        logger.warning("Editor save for session %s failed: %s", session.id, error)
+        return render(request, "labs/_editor_result.html", {"lines": [
+            ("error", "The cluster did not answer; your file is saved, try again shortly.")]},
+            status=503)
+    return render(request, "labs/_editor_result.html", {"lines": result.messages})
 
 
 @login_required

@@ -32,8 +32,8 @@ def check_kubeconfig(app_configs, **kwargs):
     if not Path(settings.KUBECONFIG).exists():
         return [Warning(
             f"The kubeconfig {settings.KUBECONFIG} does not exist yet.",
-            hint="Run 'manage.py runplatform' (starts the local control plane) or set "
-                 "LABPLATFORM_KUBECONFIG to a kind cluster's kubeconfig.",
+            hint="Start the local control plane (make run, or manage.py controlplane), "
+                 "or set LABPLATFORM_KUBECONFIG to a kind cluster's kubeconfig.",
             id="labplatform.W003",
         )]
     return []

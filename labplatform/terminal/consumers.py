@@ -31,6 +31,18 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     shell = None
     session = None
 
+    async def __call__(self, scope, receive, send):
+        # disconnect() is not called when the consumer dies of an
+        # exception, so the shell is closed here as well.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.shell is not None:
+                shell, self.shell = self.shell, None
+                await shell.close()
+                logger.warning("Terminal for session %s closed after the consumer "
+                               "stopped unexpectedly", getattr(self.session, "id", "?"))
+
     async def connect(self):
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
         user = self.scope.get("user")

@@ -86,7 +86,22 @@ def prepare_workspace(*, root: Path, credentials: LearnerCredentials,
         f"learner:x:{SANDBOX_UID}:\nnogroup:x:65534:\n"
     )
 
-    lab_copy = home / "lab"
-    if lab_files is not None and lab_files.is_dir() and not lab_copy.exists():
-        shutil.copytree(lab_files, lab_copy)
+    if lab_files is not None and lab_files.is_dir():
+        copy_lab_files(lab_files, home / "lab")
     return home
+
+
+def copy_lab_files(source: Path, target: Path) -> None:
+    """Copy the lab's files into the workspace, keeping any the learner changed."""
+
+    def copy_if_missing(source_file: str, target_file: str) -> str:
+        if not Path(target_file).exists():
+            shutil.copy2(source_file, target_file)
+        return target_file
+
+    shutil.copytree(source, target, dirs_exist_ok=True, copy_function=copy_if_missing)
+
+
+def lab_folder(workspace_root: Path) -> Path:
+    """Return the folder inside the workspace that holds the lab's files."""
+    return workspace_root / "home" / "lab"

@@ -70,6 +70,15 @@
     window.addEventListener("resize", function () { fit.fit(); });
   }
 
+  // When the session ends or fails, reload so the page offers a new start.
+  function reloadWhenFinished() {
+    const status = document.getElementById("session-status");
+    if (status && (status.dataset.status === "ended" || status.dataset.status === "failed")) {
+      window.location.reload();
+    }
+  }
+
+  document.addEventListener("htmx:oobAfterSwap", reloadWhenFinished);
   document.addEventListener("DOMContentLoaded", startTerminal);
   document.addEventListener("htmx:afterSettle", startTerminal);
   document.addEventListener("htmx:oobAfterSwap", startTerminal);

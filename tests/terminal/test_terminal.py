@@ -169,3 +169,18 @@ async def test_lab_submit_stores_configmap(ready_session):
     config_map = await sync_to_async(kube.get)("v1", "ConfigMap", "lab-submission",
                                                ready_session.namespace)
     assert config_map["data"]["Dockerfile"] == "FROM scratch\nUSER 65532\n"
+
+
+@pytest.mark.asyncio
+async def test_idle_terminal_stays_connected(ready_session):
+    cookie = await sync_to_async(owner_cookie)(ready_session)
+    client = TerminalClient(path_for(ready_session),
+                            handshake_headers(cookie=cookie, origin=ORIGIN))
+    await client.connect()
+
+    # Longer than the channel layer's 5 s blocking read of Redis.
+    await asyncio.sleep(7)
+    still_there = await client.run("echo alive-$((20 + 22))")
+    await client.close()
+
+    assert "alive-42" in still_there

@@ -59,9 +59,6 @@ class Command(BaseCommand):
             self._stop_all()
 
     def _start_all(self, host: str, port: int) -> None:
-        call_command("migrate", interactive=False, verbosity=0)
-        self.stdout.write("Database ready.")
-
         if Path(settings.KUBECONFIG) == DEFAULT_KUBECONFIG:
             self.stdout.write("Starting the local control plane (the first run builds "
                               "it from source, which takes several minutes)…")
@@ -73,6 +70,11 @@ class Command(BaseCommand):
             self.stdout.write(f"Kubernetes API at {self.control_plane.server_url}.")
         else:
             self.stdout.write(f"Using the cluster in {settings.KUBECONFIG}.")
+
+        # Migrate once the kubeconfig exists, so the system checks it runs
+        # find the cluster configured.
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("Database ready.")
 
         redis = urlsplit(settings.REDIS_URL)
         redis_host, redis_port = redis.hostname or "127.0.0.1", redis.port or 6379

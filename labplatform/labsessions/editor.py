@@ -1,0 +1,138 @@
+"""The lab page's editor: read and save the lab's files for one session.
+
+Saving writes the file into the learner's workspace (where the terminal
+sees it) and then acts on the cluster as the learner: a Dockerfile is
+submitted to the grader's ConfigMap, manifests are applied with the
+learner's own token, so RBAC and Pod Security admission judge them
+exactly as they would a kubectl apply from the terminal.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+
+from labplatform.cluster import kube
+from labplatform.cluster.manifests import LEARNER_SERVICE_ACCOUNT
+from labplatform.content.catalog import EditorFile, Lab
+from labplatform.grading.checks import SUBMISSION_CONFIGMAP
+from labplatform.terminal.workspace import lab_folder
+
+from .models import LabSession
+
+logger = logging.getLogger(__name__)
+
+MAX_EDITOR_BYTES = 256 * 1024
+FIELD_MANAGER = "labplatform-editor"
+
+
+class EditorError(ValueError):
+    """The text cannot be saved; the message says why and what to change."""
+
+
+@dataclass
+class SaveResult:
+    saved: bool = False
+    messages: list[tuple[str, str]] = field(default_factory=list)  # (level, text)
+
+    def add(self, level: str, text: str) -> None:
+        self.messages.append((level, text))
+
+
+def _workspace_file(session: LabSession, editor_file: EditorFile) -> Path:
+    return lab_folder(settings.TERMINAL_WORKSPACE_DIR / str(session.id)) / editor_file.name
+
+
+def editor_file_read(*, session: LabSession, lab: Lab, editor_file: EditorFile) -> str:
+    """Return the learner's copy of the file, else the lab's starter text."""
+    path = _workspace_file(session, editor_file)
+    if path.is_file():
+        return path.read_text(encoding="utf-8", errors="replace")
+    if editor_file.starter:
+        return (lab.folder / editor_file.starter).read_text(encoding="utf-8")
+    return ""
+
+
+def validate_text(text: str) -> str:
+    if len(text.encode("utf-8")) > MAX_EDITOR_BYTES:
+        raise EditorError(f"The file is larger than {MAX_EDITOR_BYTES // 1024} KiB; "
+                          "shorten it and save again.")
+    if "\x00" in text:
+        raise EditorError("The file contains NUL bytes, so it is not text; paste text only.")
+    return text.replace("\r\n", "\n")
+
+
+def parse_manifests(text: str, *, namespace: str) -> list[dict]:
+    """Parse YAML documents into objects placed in the learner's namespace."""
+    try:
+        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as error:
+        raise EditorError(f"The YAML is invalid: {error}") from None
+    if not documents:
+        raise EditorError("The file contains no Kubernetes object.")
+    objects = []
+    for index, document in enumerate(documents, start=1):
+        if not isinstance(document, dict) or not {"apiVersion", "kind"} <= document.keys():
+            raise EditorError(f"Document {index} is not a Kubernetes object: it needs "
+                              "apiVersion, kind and metadata.name.")
+        metadata = document.get("metadata")
+        if not isinstance(metadata, dict) or not metadata.get("name"):
+            raise EditorError(f"Document {index} ({document['kind']}) has no metadata.name.")
+        requested = metadata.get("namespace")
+        if requested not in (None, namespace):
+            raise EditorError(f"Document {index} asks for namespace {requested!r}; objects "
+                              f"can only go into your namespace {namespace!r}. Remove "
+                              "metadata.namespace.")
+        objects.append({**document, "metadata": {**metadata, "namespace": namespace}})
+    return objects
+
+
+def editor_file_save(*, session: LabSession, editor_file: EditorFile, text: str) -> SaveResult:
+    """Store the text in the workspace, then submit or apply it as the learner."""
+    result = SaveResult()
+    text = validate_text(text)
+    objects = []
+    if editor_file.action == "apply":
+        objects = parse_manifests(text, namespace=session.namespace)
+
+    path = _workspace_file(session, editor_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    result.saved = True
+    result.add("ok", f"Saved ~/lab/{editor_file.name} in your workspace.")
+
+    token = kube.request_service_account_token(
+        namespace=session.namespace, name=LEARNER_SERVICE_ACCOUNT, expiration_seconds=600,
+    )
+    if editor_file.action == "submit":
+        kube.apply_as(token, {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": SUBMISSION_CONFIGMAP, "namespace": session.namespace},
+            "data": {editor_file.name: text},
+        }, field_manager=FIELD_MANAGER)
+        result.add("ok", f"Submitted {editor_file.name} for grading.")
+    for obj in objects:
+        label = f"{obj['kind']} {obj['metadata']['name']}"
+        try:
+            kube.apply_as(token, obj, field_manager=FIELD_MANAGER)
+        except kube.ClusterUnavailable:
+            raise
+        except kube.ClusterError as error:
+            result.add("error", f"{label} was rejected: {_api_message(error)}")
+            continue
+        result.add("ok", f"{label} applied.")
+    logger.info("Editor saved %s for session %s (namespace %s): %s",
+                editor_file.name, session.id, session.namespace,
+                "; ".join(text for _, text in result.messages))
+    return result
+
+
+def _api_message(error: kube.ClusterError) -> str:
+    import json
+
+    try:
+        return json.loads(error.body).get("message", str(error))
+    except (ValueError, AttributeError, TypeError):
+        return str(error)
