@@ -6,6 +6,7 @@ the framework adds the id, title and hint and turns an unexpected error
 into an "error" result instead of losing the whole run.
 """
 
+import functools
 import importlib.util
 import logging
 import time
@@ -160,7 +161,9 @@ class GraderNotFound(LookupError):
     pass
 
 
+@functools.cache
 def load_grader(lab_folder: Path) -> ModuleType:
+    """Import the lab's grader.py once per process."""
     path = lab_folder / "grader.py"
     if not path.exists():
         raise GraderNotFound(f"{path} not found: the lab has no grader yet")
