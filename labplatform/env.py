@@ -113,7 +113,8 @@ def parse_database_url(url: str, *, base_dir: Path) -> dict:
             "OPTIONS": {"timeout": 20},
             # A file, not the in-memory default, so that threads in the
             # tests (Celery worker, websocket consumers) see one database.
-            "TEST": {"NAME": str(name.with_name(name.stem + "-test.sqlite3"))},
+            # The process id keeps two test runs in one checkout apart.
+            "TEST": {"NAME": str(name.with_name(f"{name.stem}-test-{os.getpid()}.sqlite3"))},
         }
     if parts.scheme in {"postgres", "postgresql"}:
         return {

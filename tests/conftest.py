@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -61,8 +62,13 @@ def redis_url(tmp_path_factory):
     settings.CHANNEL_LAYERS = make_channel_layers(url)
     channel_layers.backends.clear()
     app.conf.broker_url = url
-    settings.TERMINAL_WORKSPACE_DIR = tmp_path_factory.mktemp("workspaces")
+    # Sandboxes run as unprivileged uids that must traverse this folder,
+    # which pytest's own temporary folders (mode 0700) do not allow.
+    workspaces = Path(tempfile.mkdtemp(prefix="labplatform-workspaces-", dir="/tmp"))
+    workspaces.chmod(0o711)
+    settings.TERMINAL_WORKSPACE_DIR = workspaces
     yield url
+    shutil.rmtree(workspaces, ignore_errors=True)
     if process is not None:
         process.terminate()
         process.wait(timeout=10)

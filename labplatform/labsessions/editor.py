@@ -8,6 +8,7 @@ exactly as they would a kubectl apply from the terminal.
 """
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from labplatform.cluster import kube
 from labplatform.cluster.manifests import LEARNER_SERVICE_ACCOUNT
 from labplatform.content.catalog import EditorFile, Lab
 from labplatform.grading.checks import SUBMISSION_CONFIGMAP
-from labplatform.terminal.workspace import lab_folder
+from labplatform.terminal import safefs
+from labplatform.terminal.workspace import sandbox_host_uid
 
 from .models import LabSession
 
@@ -41,15 +43,25 @@ class SaveResult:
         self.messages.append((level, text))
 
 
-def _workspace_file(session: LabSession, editor_file: EditorFile) -> Path:
-    return lab_folder(settings.TERMINAL_WORKSPACE_DIR / str(session.id)) / editor_file.name
+def _home(session: LabSession) -> Path:
+    home = settings.TERMINAL_WORKSPACE_DIR / str(session.id) / "home"
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    uid = sandbox_host_uid(str(session.id))
+    if uid is not None:
+        os.lchown(home, uid, uid)
+    return home
 
 
 def editor_file_read(*, session: LabSession, lab: Lab, editor_file: EditorFile) -> str:
     """Return the learner's copy of the file, else the lab's starter text."""
-    path = _workspace_file(session, editor_file)
-    if path.is_file():
-        return path.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = safefs.read_text(_home(session), f"lab/{editor_file.name}",
+                                max_bytes=MAX_EDITOR_BYTES)
+    except safefs.UnsafePath as error:
+        raise EditorError(f"~/lab/{editor_file.name} cannot be opened in the editor: "
+                          f"{error}. Replace it with a plain file.") from None
+    if text is not None:
+        return text
     if editor_file.starter:
         return (lab.folder / editor_file.starter).read_text(encoding="utf-8")
     return ""
@@ -97,9 +109,12 @@ def editor_file_save(*, session: LabSession, editor_file: EditorFile, text: str)
     if editor_file.action == "apply":
         objects = parse_manifests(text, namespace=session.namespace)
 
-    path = _workspace_file(session, editor_file)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    try:
+        safefs.write_text(_home(session), f"lab/{editor_file.name}", text,
+                          owner=sandbox_host_uid(str(session.id)))
+    except safefs.UnsafePath as error:
+        raise EditorError(f"~/lab/{editor_file.name} cannot be saved: {error}. Remove "
+                          "the link or folder in the terminal and save again.") from None
     result.saved = True
     result.add("ok", f"Saved ~/lab/{editor_file.name} in your workspace.")
 

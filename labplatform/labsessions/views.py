@@ -98,7 +98,11 @@ def _editor_target(request, session_id, file_name):
 def editor_file(request, session_id, file_name):
     session, lab, target = _editor_target(request, session_id, file_name)
     if request.method == "GET":
-        text = editor.editor_file_read(session=session, lab=lab, editor_file=target)
+        try:
+            text = editor.editor_file_read(session=session, lab=lab, editor_file=target)
+        except editor.EditorError as error:
+            return render(request, "labs/_editor_result.html",
+                          {"lines": [("error", str(error))]}, status=400)
         return render(request, "labs/_editor.html",
                       {"session": session, "file": target, "text": text})
 

@@ -1,7 +1,8 @@
 """The terminal websocket: one learner, one session, one shell.
 
-Protocol: the browser sends JSON text frames {"type": "input", "data": str}
-and {"type": "resize", "cols": int, "rows": int}; the server sends the
+Protocol: the browser sends JSON text frames {"type": "input", "data": str},
+{"type": "resize", "cols": int, "rows": int} and {"type": "ack", "bytes": int}
+once it has displayed that much output; the server sends the
 shell's raw output as binary frames (xterm.js decodes UTF-8 itself, so a
 character split across two frames stays intact) and JSON text frames
 {"type": "exit"} or {"type": "error", "message": str}.
@@ -20,16 +21,25 @@ from .sessions import ShellStartError, open_shell, terminal_session_for
 logger = logging.getLogger(__name__)
 
 MAX_INPUT_BYTES = 64 * 1024
+# Output the browser has not acknowledged yet; reading from the shell
+# pauses above the window and resumes below half of it.
+OUTPUT_WINDOW_BYTES = 1024 * 1024
+# Terminals one session may have open at once in this web process.
+MAX_TERMINALS_PER_SESSION = 3
+_open_terminals: dict[str, int] = {}
 # Close codes in the 4000 range are the application's own.
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_READY = 4409
 CLOSE_SESSION_ENDED = 4410
+CLOSE_TOO_MANY = 4429
 CLOSE_FAILED = 4500
 
 
 class TerminalConsumer(AsyncWebsocketConsumer):
     shell = None
     session = None
+    unacknowledged = 0
+    counted = False
 
     async def __call__(self, scope, receive, send):
         # disconnect() is not called when the consumer dies of an
@@ -37,6 +47,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         try:
             await super().__call__(scope, receive, send)
         finally:
+            self._release_slot()
             if self.shell is not None:
                 shell, self.shell = self.shell, None
                 await shell.close()
@@ -70,6 +81,16 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN if reason != "not ready" else CLOSE_NOT_READY)
             return
 
+        key = str(session.id)
+        if _open_terminals.get(key, 0) >= MAX_TERMINALS_PER_SESSION:
+            logger.warning("Terminal handshake for session %s by %s rejected: %d "
+                           "terminals already open", session.id, user.get_username(),
+                           MAX_TERMINALS_PER_SESSION)
+            await self.close(code=CLOSE_TOO_MANY)
+            return
+        _open_terminals[key] = _open_terminals.get(key, 0) + 1
+        self.counted = True
+
         self.session = session
         self.pending_size = (80, 24)
         await self.accept()
@@ -91,9 +112,20 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         logger.info("Terminal opened for learner %s, lab %s, namespace %s",
                     user.get_username(), session.lab_slug, session.namespace)
 
+    def _release_slot(self) -> None:
+        if self.counted and self.session is not None:
+            key = str(self.session.id)
+            _open_terminals[key] = max(0, _open_terminals.get(key, 1) - 1)
+            if not _open_terminals[key]:
+                del _open_terminals[key]
+            self.counted = False
+
     def _send_output(self, data: bytes) -> None:
         import asyncio
 
+        self.unacknowledged += len(data)
+        if self.unacknowledged > OUTPUT_WINDOW_BYTES and self.shell is not None:
+            self.shell.pause_reading()
         asyncio.ensure_future(self.send(bytes_data=data))
 
     def _shell_exited(self, code) -> None:
@@ -124,6 +156,12 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             data = message.get("data")
             if isinstance(data, str) and len(data) <= MAX_INPUT_BYTES:
                 self.shell.write(data.encode("utf-8", errors="replace"))
+        elif kind == "ack":
+            count = message.get("bytes")
+            if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                self.unacknowledged = max(0, self.unacknowledged - count)
+                if self.unacknowledged < OUTPUT_WINDOW_BYTES // 2:
+                    self.shell.resume_reading()
         elif kind == "resize":
             from .backends.local import clamp_size
 
@@ -141,6 +179,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_SESSION_ENDED)
 
     async def disconnect(self, code):
+        self._release_slot()
         if self.session is not None:
             await self.channel_layer.group_discard(self.session.group_name, self.channel_name)
         if self.shell is not None:

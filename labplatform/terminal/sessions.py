@@ -1,6 +1,8 @@
 """Glue between a lab session and a terminal backend."""
 
 import asyncio
+import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -12,7 +14,13 @@ from labplatform.cluster.manifests import LEARNER_SERVICE_ACCOUNT
 from labplatform.content.catalog import get_catalog
 from labplatform.labsessions.models import LabSession
 
-from .backends.local import ApiRelay, BackendUnavailable, LocalShell, sandbox_command
+from .backends.local import (
+    LAB_HELPER,
+    ApiRelay,
+    BackendUnavailable,
+    LocalShell,
+    sandbox_command,
+)
 from .workspace import LearnerCredentials, prepare_workspace
 
 
@@ -46,6 +54,31 @@ def kubectl_path() -> Path:
     return build_binaries() / "kubectl"
 
 
+def shared_tools(kubectl: Path) -> dict[str, Path]:
+    """Copy kubectl and the lab helper where every sandbox uid can read them.
+
+    Sandboxes run as unprivileged uids, which may not reach the platform's
+    cache or checkout (for example under /root), so the tools are copied
+    once into the workspace folder, which is world-traversable.
+    """
+    base = settings.TERMINAL_WORKSPACE_DIR
+    base.mkdir(parents=True, exist_ok=True)
+    os.chmod(base, 0o711)
+    tools = base / "tools"
+    tools.mkdir(mode=0o755, exist_ok=True)
+    copies = {}
+    for name, source in (("kubectl", kubectl), ("lab", LAB_HELPER)):
+        target = tools / name
+        if not target.exists() or target.stat().st_size != source.stat().st_size \
+                or target.stat().st_mtime < source.stat().st_mtime:
+            temporary = tools / f".{name}.new"
+            shutil.copyfile(source, temporary)
+            temporary.chmod(0o755)
+            temporary.replace(target)
+        copies[name] = target
+    return copies
+
+
 def _learner_credentials(session: LabSession) -> LearnerCredentials:
     remaining = int((session.expires_at - timezone.now()).total_seconds())
     token = kube.request_service_account_token(
@@ -67,20 +100,22 @@ async def open_shell(*, session: LabSession, on_output, on_exit) -> LocalShell:
     try:
         credentials = await loop.run_in_executor(None, _learner_credentials, session)
         kubectl = await loop.run_in_executor(None, kubectl_path)
+        tools = await loop.run_in_executor(None, shared_tools, kubectl)
     except kube.ClusterError as error:
         raise ShellStartError(f"cluster unavailable: {error}") from None
 
     lab = get_catalog().lab(session.lab_slug)
-    root = settings.TERMINAL_WORKSPACE_DIR / str(session.id)
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    home = prepare_workspace(
-        root=root, credentials=credentials,
+    workspace = prepare_workspace(
+        root=settings.TERMINAL_WORKSPACE_DIR / str(session.id),
+        session_key=str(session.id),
+        credentials=credentials,
         lab_files=lab.resources_dir if lab is not None else None,
     )
     try:
-        command = sandbox_command(workspace_root=root, home=home, kubectl=kubectl,
-                                  namespace=session.namespace)
+        command = sandbox_command(workspace=workspace, kubectl=tools["kubectl"],
+                                  lab_helper=tools["lab"], namespace=session.namespace)
     except BackendUnavailable as error:
         raise ShellStartError(str(error)) from None
-    relay = ApiRelay(root / "run" / "api.sock", credentials.server_url)
+    relay = ApiRelay(workspace.run / "api.sock", credentials.server_url,
+                     owner=workspace.host_uid)
     return LocalShell(command=command, relay=relay, on_output=on_output, on_exit=on_exit)

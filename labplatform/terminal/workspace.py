@@ -1,16 +1,21 @@
-"""The learner's home folder for the local terminal backend.
+"""The folders of a learner's sandbox in the local terminal backend.
 
-Holds a kubeconfig bound to the learner's own ServiceAccount token, a
-shell profile, and the lab's files. Nothing of the platform's (its admin
-kubeconfig, its settings, its database) is ever written here.
+The learner's home holds the lab's files and whatever they create. A
+private folder, read-only inside the sandbox, holds a kubeconfig bound to
+the learner's own ServiceAccount token and the shell profile. Nothing of
+the platform's (its admin kubeconfig, its settings, its database) is
+ever written into either.
 """
 
-import shutil
+import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
+
+from . import safefs
 
 # Inside the sandbox kubectl reaches the API server through a local
 # forwarder on this address; see backends.local.
@@ -62,46 +67,100 @@ BASHRC = """\
 export PS1='\\[\\e[32m\\]learner@lab\\[\\e[0m\\]:\\[\\e[34m\\]\\w\\[\\e[0m\\]$ '
 alias k=kubectl
 source <(kubectl completion bash) 2>/dev/null
+[ -f ~/.bashrc ] && source ~/.bashrc
 echo "Namespace: $LAB_NAMESPACE (kubectl uses it by default)."
 """
+# Host uids for sandboxes when the platform runs as root: each session gets
+# its own unprivileged uid, so learner processes are never root on the host
+# and per-uid limits (RLIMIT_NPROC) apply per session.
+SANDBOX_HOST_UID_BASE = 200000
+SANDBOX_HOST_UID_SPAN = 60000
+MAX_LAB_FILE_BYTES = 1024 * 1024
 
 
-def prepare_workspace(*, root: Path, credentials: LearnerCredentials,
-                      lab_files: Path | None) -> Path:
-    """Create or refresh the workspace; return the folder to use as HOME."""
-    home = root / "home"
-    (home / ".kube").mkdir(parents=True, exist_ok=True)
-    (root / "etc").mkdir(exist_ok=True)
-    (root / "run").mkdir(exist_ok=True)
+@dataclass(frozen=True)
+class Workspace:
+    """Host folders of one session's sandbox.
 
-    kubeconfig = home / ".kube" / "config"
-    kubeconfig.write_text(yaml.safe_dump(make_learner_kubeconfig(credentials)))
-    kubeconfig.chmod(0o600)
-    (home / ".bashrc").write_text(BASHRC)
-    (root / "etc" / "passwd").write_text(
-        f"learner:x:{SANDBOX_UID}:{SANDBOX_UID}:Learner:/home/learner:/bin/bash\n"
-        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-    )
-    (root / "etc" / "group").write_text(
-        f"learner:x:{SANDBOX_UID}:\nnogroup:x:65534:\n"
-    )
+    home is the learner's and writable by them; private and run belong
+    to the platform and are mounted read-only, so the learner cannot swap
+    what the platform writes there for links.
+    """
+
+    root: Path
+    host_uid: int | None
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def private(self) -> Path:
+        return self.root / "private"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.private / "kubeconfig"
+
+    @property
+    def bashrc(self) -> Path:
+        return self.private / "bashrc"
+
+
+def sandbox_host_uid(session_key: str) -> int | None:
+    """Return the host uid a session's sandbox runs as, None to keep our own."""
+    if os.geteuid() != 0:
+        return None
+    digest = int(hashlib.sha256(session_key.encode()).hexdigest()[:8], 16)
+    # NOTE: two sessions can hash to the same uid (about 1 in 60000 per
+    # pair); they then share RLIMIT_NPROC but not files or namespaces.
+    return SANDBOX_HOST_UID_BASE + digest % SANDBOX_HOST_UID_SPAN
+
+
+def prepare_workspace(*, root: Path, session_key: str, credentials: LearnerCredentials,
+                      lab_files: Path | None) -> Workspace:
+    """Create or refresh the session's folders and the platform's files."""
+    workspace = Workspace(root=root, host_uid=sandbox_host_uid(session_key))
+    for folder in (workspace.root, workspace.private, workspace.run):
+        folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+        os.chmod(folder, 0o755)
+    workspace.home.mkdir(mode=0o700, exist_ok=True)
+    if workspace.host_uid is not None:
+        os.lchown(workspace.home, workspace.host_uid, workspace.host_uid)
+
+    # The kubeconfig carries the learner's own token, so the sandbox user
+    # may read it; it lives in a folder only the platform can write.
+    _write_private(workspace.kubeconfig,
+                   yaml.safe_dump(make_learner_kubeconfig(credentials)), mode=0o644)
+    _write_private(workspace.bashrc, BASHRC, mode=0o644)
+    _write_private(workspace.private / "passwd",
+                   f"learner:x:{SANDBOX_UID}:{SANDBOX_UID}:Learner:/home/learner:/bin/bash\n"
+                   "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n", mode=0o644)
+    _write_private(workspace.private / "group",
+                   f"learner:x:{SANDBOX_UID}:\nnogroup:x:65534:\n", mode=0o644)
 
     if lab_files is not None and lab_files.is_dir():
-        copy_lab_files(lab_files, home / "lab")
-    return home
+        copy_lab_files(lab_files, workspace)
+    return workspace
 
 
-def copy_lab_files(source: Path, target: Path) -> None:
-    """Copy the lab's files into the workspace, keeping any the learner changed."""
-
-    def copy_if_missing(source_file: str, target_file: str) -> str:
-        if not Path(target_file).exists():
-            shutil.copy2(source_file, target_file)
-        return target_file
-
-    shutil.copytree(source, target, dirs_exist_ok=True, copy_function=copy_if_missing)
+def _write_private(path: Path, text: str, *, mode: int) -> None:
+    temporary = path.with_name(path.name + ".new")
+    temporary.write_text(text)
+    temporary.chmod(mode)
+    temporary.replace(path)
 
 
-def lab_folder(workspace_root: Path) -> Path:
-    """Return the folder inside the workspace that holds the lab's files."""
-    return workspace_root / "home" / "lab"
+def copy_lab_files(source: Path, workspace: Workspace) -> None:
+    """Copy the lab's files into ~/lab, keeping any the learner changed."""
+    for path in sorted(source.rglob("*")):
+        if not path.is_file():
+            continue
+        relative = Path("lab") / path.relative_to(source)
+        safefs.write_text(workspace.home, str(relative),
+                          path.read_text(encoding="utf-8", errors="replace"),
+                          owner=workspace.host_uid, replace=False)

@@ -26,8 +26,8 @@
       fontFamily: "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace",
       fontSize: 14,
       scrollback: 5000,
-      // Links and clipboard writes from terminal output stay inert.
-      linkHandler: null,
+      // Hyperlinks printed by programs (OSC 8) do nothing when clicked.
+      linkHandler: { activate: function () {}, allowNonHttpProtocols: false },
     });
     const fit = new FitAddon.FitAddon();
     term.loadAddon(fit);
@@ -37,6 +37,21 @@
     const socket = new WebSocket(wsUrl(panel.dataset.socket));
     socket.binaryType = "arraybuffer";
     window.labTerminal = { term: term, socket: socket };
+
+    let unacknowledged = 0;
+    function acknowledge(count) {
+      unacknowledged += count;
+      if (unacknowledged >= 32768) {
+        send({ type: "ack", bytes: unacknowledged });
+        unacknowledged = 0;
+      }
+    }
+    setInterval(function () {
+      if (unacknowledged > 0) {
+        send({ type: "ack", bytes: unacknowledged });
+        unacknowledged = 0;
+      }
+    }, 250);
 
     function send(message) {
       if (socket.readyState === WebSocket.OPEN) {
@@ -59,11 +74,24 @@
         }
         return;
       }
-      term.write(new Uint8Array(event.data));
+      const bytes = new Uint8Array(event.data);
+      // Acknowledge output once xterm.js has drawn it; the server pauses
+      // the shell when too much is unacknowledged.
+      term.write(bytes, function () { acknowledge(bytes.byteLength); });
     });
     socket.addEventListener("close", function (event) {
       state.textContent = "Disconnected (" + event.code + "). Reload the page to reconnect.";
     });
+
+    // xterm.js wraps a paste in ESC[200~ ... ESC[201~ but keeps escape
+    // characters inside it, so a pasted ESC[201~ could end the paste early
+    // and run what follows. Pasted text loses its escape characters first.
+    term.element.addEventListener("paste", function (event) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      const text = (event.clipboardData || window.clipboardData).getData("text/plain");
+      term.paste(text.replace(/[\x1b\x9b]/g, ""));
+    }, true);
 
     term.onData(function (data) { send({ type: "input", data: data }); });
     term.onResize(function (size) { send({ type: "resize", cols: size.cols, rows: size.rows }); });

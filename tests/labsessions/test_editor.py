@@ -108,3 +108,39 @@ def test_unknown_file_is_404(lab_client):
 
     assert client.get(file_url(session, "..%2F..%2Fsecret_key")).status_code == 404
     assert client.get(file_url(session, "Dockerfile")).status_code == 404
+
+
+def test_symlinked_file_is_refused(lab_client, tmp_path):
+    import os
+
+    session, client = lab_client("pod-security-standards")
+    secret = tmp_path / "host-secret"
+    secret.write_text("platform secret")
+    lab = Path(settings.TERMINAL_WORKSPACE_DIR) / str(session.id) / "home" / "lab"
+    lab.mkdir(parents=True, exist_ok=True)
+    os.symlink(secret, lab / "compliant-pod.yaml")
+
+    read = client.get(file_url(session, "compliant-pod.yaml"))
+    written = client.post(file_url(session, "compliant-pod.yaml"),
+                          {"text": (SOLUTION / "compliant-pod.yaml").read_text()})
+
+    assert read.status_code == 400
+    assert b"platform secret" not in read.content
+    assert written.status_code == 400
+    assert secret.read_text() == "platform secret"
+
+
+def test_hard_linked_file_is_refused(lab_client, tmp_path):
+    import os
+
+    session, client = lab_client("harden-container")
+    target = Path(settings.TERMINAL_WORKSPACE_DIR) / "host-file"
+    target.write_text("keep me")
+    lab = Path(settings.TERMINAL_WORKSPACE_DIR) / str(session.id) / "home" / "lab"
+    lab.mkdir(parents=True, exist_ok=True)
+    os.link(target, lab / "Dockerfile")
+
+    written = client.post(file_url(session, "Dockerfile"), {"text": "FROM scratch\n"})
+
+    assert written.status_code == 400
+    assert target.read_text() == "keep me"

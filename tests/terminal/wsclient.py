@@ -27,6 +27,8 @@ class TerminalClient:
         self.communicator = WebsocketCommunicator(application, path, headers=headers)
         self.output = bytearray()
         self.messages: list[dict] = []
+        # Acknowledge output as the page does, so the server keeps sending.
+        self.acknowledge = True
 
     async def connect(self):
         return await self.communicator.connect(timeout=30)
@@ -56,9 +58,26 @@ class TerminalClient:
                                      f"{needle!r}: {self.output.decode('utf-8', 'replace')}")
             if frame.get("bytes") is not None:
                 self.output.extend(frame["bytes"])
+                if self.acknowledge:
+                    await self.send_json({"type": "ack", "bytes": len(frame["bytes"])})
             elif frame.get("text") is not None:
                 self.messages.append(json.loads(frame["text"]))
         return bytes(self.output)
+
+    async def drain(self, *, quiet_seconds: float, limit_seconds: float) -> int:
+        """Read output until none arrives for quiet_seconds; return the byte count."""
+        count = 0
+        deadline = time.monotonic() + limit_seconds
+        while time.monotonic() < deadline:
+            # receive_output cancels the application when it times out, so
+            # quiet is detected with receive_nothing instead.
+            if await self.communicator.receive_nothing(timeout=quiet_seconds, interval=0.05):
+                break
+            frame = await self.communicator.receive_output(timeout=5)
+            if frame.get("bytes") is not None:
+                count += len(frame["bytes"])
+                self.output.extend(frame["bytes"])
+        return count
 
     async def run(self, command: str, timeout: float = 60) -> str:
         """Type a command, wait for it to finish, and return what it printed."""
@@ -74,4 +93,5 @@ class TerminalClient:
         return text.split(marker.decode())[0]
 
     async def close(self):
-        await self.communicator.disconnect()
+        # Closing waits for the sandbox to be reaped, which can take a moment.
+        await self.communicator.disconnect(timeout=15)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from ptyprocess import PtyProcess
 
-from ..workspace import SANDBOX_API_ADDRESS, SANDBOX_UID
+from ..workspace import SANDBOX_API_ADDRESS, SANDBOX_UID, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,19 @@ def clamp_size(cols, rows) -> tuple[int, int] | None:
     return min(max(cols, MIN_COLS), MAX_COLS), min(max(rows, MIN_ROWS), MAX_ROWS)
 
 
-def sandbox_command(*, workspace_root: Path, home: Path, kubectl: Path,
+# Per-process limits inside the sandbox. Memory and total disk use need
+# cgroups or quotas, which this backend does not set up.
+# TODO: add a cgroup memory limit when the web process may create cgroups.
+SANDBOX_LIMITS = {
+    "--nproc": "256",
+    "--nofile": "1024",
+    "--fsize": str(100 * 1024 * 1024),
+    "--core": "0",
+}
+SANDBOX_TMP_BYTES = 64 * 1024 * 1024
+
+
+def sandbox_command(*, workspace: Workspace, kubectl: Path, lab_helper: Path,
                     namespace: str) -> list[str]:
     bwrap = shutil.which("bwrap")
     socat = shutil.which("socat")
@@ -61,26 +73,39 @@ def sandbox_command(*, workspace_root: Path, home: Path, kubectl: Path,
     startup = (
         f"{socat} TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr "
         "UNIX-CONNECT:/run/lab/api.sock 2>/dev/null & "
-        "exec /bin/bash --rcfile /home/learner/.bashrc -i"
+        "exec /bin/bash --rcfile /opt/lab/bashrc -i"
     )
+    prefix: list[str] = []
+    if workspace.host_uid is not None:
+        uid = str(workspace.host_uid)
+        prefix = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                  "--inh-caps=-all", "--"]
+    limits = ["prlimit", *(f"{flag}={value}" for flag, value in SANDBOX_LIMITS.items()), "--"]
     return [
+        *prefix,
+        *limits,
         bwrap,
         "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
         "--die-with-parent",
         "--ro-bind", "/usr", "/usr",
         "--symlink", "usr/lib", "/lib",
         "--symlink", "usr/lib64", "/lib64",
         "--symlink", "usr/bin", "/bin",
         "--symlink", "usr/sbin", "/sbin",
-        "--ro-bind", str(workspace_root / "etc" / "passwd"), "/etc/passwd",
-        "--ro-bind", str(workspace_root / "etc" / "group"), "/etc/group",
+        "--ro-bind", str(workspace.private / "passwd"), "/etc/passwd",
+        "--ro-bind", str(workspace.private / "group"), "/etc/group",
         "--proc", "/proc",
         "--dev", "/dev",
+        "--size", str(SANDBOX_TMP_BYTES),
         "--tmpfs", "/tmp",
-        "--bind", str(home), "/home/learner",
-        "--bind", str(workspace_root / "run"), "/run/lab",
+        "--bind", str(workspace.home), "/home/learner",
+        "--ro-bind", str(workspace.run), "/run/lab",
+        "--ro-bind", str(workspace.kubeconfig), "/opt/lab/kubeconfig",
+        "--ro-bind", str(workspace.bashrc), "/opt/lab/bashrc",
         "--ro-bind", str(kubectl), "/opt/lab/bin/kubectl",
-        "--ro-bind", str(LAB_HELPER), "/opt/lab/bin/lab",
+        "--ro-bind", str(lab_helper), "/opt/lab/bin/lab",
         "--uid", str(SANDBOX_UID),
         "--gid", str(SANDBOX_UID),
         "--hostname", "lab",
@@ -92,7 +117,7 @@ def sandbox_command(*, workspace_root: Path, home: Path, kubectl: Path,
         "--setenv", "PATH", "/opt/lab/bin:/usr/local/bin:/usr/bin:/bin",
         "--setenv", "TERM", "xterm-256color",
         "--setenv", "LANG", "C.UTF-8",
-        "--setenv", "KUBECONFIG", "/home/learner/.kube/config",
+        "--setenv", "KUBECONFIG", "/opt/lab/kubeconfig",
         "--setenv", "LAB_NAMESPACE", namespace,
         "/bin/sh", "-c", startup,
     ]
@@ -101,9 +126,10 @@ def sandbox_command(*, workspace_root: Path, home: Path, kubectl: Path,
 class ApiRelay:
     """Relay connections from the sandbox's Unix socket to the API server."""
 
-    def __init__(self, socket_path: Path, server_url: str):
+    def __init__(self, socket_path: Path, server_url: str, *, owner: int | None = None):
         parts = urlsplit(server_url)
         self.socket_path = socket_path
+        self.owner = owner
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 443
         self.server: asyncio.base_events.Server | None = None
@@ -112,9 +138,12 @@ class ApiRelay:
         if self.socket_path.exists():
             self.socket_path.unlink()
         self.server = await asyncio.start_unix_server(self._relay, path=str(self.socket_path))
-        # The sandboxed user (a different uid outside the namespace) must
-        # be able to connect; the folder is private to this session.
-        os.chmod(self.socket_path, 0o666)
+        # The sandbox's uid must be able to connect. The folder is the
+        # platform's and read-only in the sandbox, so this path cannot
+        # have been swapped for a link.
+        if self.owner is not None:
+            os.chown(self.socket_path, self.owner, self.owner, follow_symlinks=False)
+        os.chmod(self.socket_path, 0o600 if self.owner is not None else 0o666)
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -145,7 +174,15 @@ class ApiRelay:
 
 
 class LocalShell:
-    """One sandboxed shell on a PTY, read asynchronously."""
+    """One sandboxed shell on a PTY, read and written without blocking.
+
+    Input waits in a bounded buffer when the PTY is full (a shell that
+    does not read stdin), so one learner can never block the event loop
+    that serves everyone. Reading pauses while the browser has not
+    acknowledged enough output, which bounds memory for slow clients.
+    """
+
+    MAX_PENDING_INPUT = 256 * 1024
 
     def __init__(self, *, command: list[str], relay: ApiRelay,
                  on_output: Callable[[bytes], None], on_exit: Callable[[int | None], None]):
@@ -155,6 +192,9 @@ class LocalShell:
         self.on_exit = on_exit
         self.process: PtyProcess | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending_input = bytearray()
+        self._reading = False
+        self._writing = False
 
     async def start(self, *, cols: int, rows: int) -> None:
         await self.relay.start()
@@ -162,24 +202,67 @@ class LocalShell:
         self.process = await self._loop.run_in_executor(
             None, lambda: PtyProcess.spawn(self.command, dimensions=(rows, cols))
         )
-        self._loop.add_reader(self.process.fd, self._read_ready)
+        os.set_blocking(self.process.fd, False)
+        self.resume_reading()
+
+    def pause_reading(self) -> None:
+        if self._reading and self.process is not None:
+            self._loop.remove_reader(self.process.fd)
+            self._reading = False
+
+    def resume_reading(self) -> None:
+        if not self._reading and self.process is not None:
+            self._loop.add_reader(self.process.fd, self._read_ready)
+            self._reading = True
 
     def _read_ready(self) -> None:
         assert self.process is not None
         try:
             data = os.read(self.process.fd, READ_SIZE)
+        except BlockingIOError:
+            return
         except OSError:
             data = b""
         if data:
             self.on_output(data)
             return
         # EOF or EIO: the shell exited; close() reaps the process.
-        self._loop.remove_reader(self.process.fd)
+        self.pause_reading()
+        self._stop_writing()
         self.on_exit(None)
 
-    def write(self, data: bytes) -> None:
-        if self.process is not None and self.process.isalive():
-            os.write(self.process.fd, data)
+    def write(self, data: bytes) -> bool:
+        """Queue input for the shell; return False when the buffer is full."""
+        if self.process is None:
+            return False
+        if len(self._pending_input) + len(data) > self.MAX_PENDING_INPUT:
+            return False
+        self._pending_input.extend(data)
+        self._flush()
+        return True
+
+    def _flush(self) -> None:
+        if self.process is None:
+            return
+        while self._pending_input:
+            try:
+                written = os.write(self.process.fd, self._pending_input)
+            except BlockingIOError:
+                break
+            except OSError:
+                self._pending_input.clear()
+                break
+            del self._pending_input[:written]
+        if self._pending_input and not self._writing:
+            self._loop.add_writer(self.process.fd, self._flush)
+            self._writing = True
+        elif not self._pending_input:
+            self._stop_writing()
+
+    def _stop_writing(self) -> None:
+        if self._writing and self.process is not None:
+            self._loop.remove_writer(self.process.fd)
+            self._writing = False
 
     def resize(self, *, cols: int, rows: int) -> None:
         if self.process is not None and self.process.isalive():
@@ -187,11 +270,8 @@ class LocalShell:
 
     async def close(self) -> None:
         if self.process is not None:
-            if self._loop is not None:
-                try:
-                    self._loop.remove_reader(self.process.fd)
-                except (ValueError, OSError):
-                    pass
+            self.pause_reading()
+            self._stop_writing()
             if self.process.isalive():
                 # The sandbox's PID namespace ends with bwrap, which takes
                 # every process the learner started with it.
@@ -199,7 +279,7 @@ class LocalShell:
                     os.killpg(self.process.pid, signal.SIGHUP)
                 except ProcessLookupError:
                     pass
-                await asyncio.get_running_loop().run_in_executor(None, self._reap)
+            await asyncio.get_running_loop().run_in_executor(None, self._reap)
             self.process = None
         await self.relay.stop()
 
