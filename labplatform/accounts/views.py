@@ -5,6 +5,7 @@ import logging
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 logger = logging.getLogger(__name__)
@@ -19,5 +20,9 @@ def signup(request):
         user = form.save()
         login(request, user)
         logger.info("Learner %s signed up", user.get_username())
-        return redirect(request.GET.get("next") or "course-index")
+        target = request.GET.get("next", "")
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                               require_https=request.is_secure()):
+            target = "course-index"
+        return redirect(target)
     return render(request, "registration/signup.html", {"form": form})

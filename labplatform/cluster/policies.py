@@ -16,6 +16,14 @@ from .manifests import (
 )
 
 GUARD_POLICY_NAME = "labplatform-learner-namespace-guard"
+FINALIZER_POLICY_NAME = "labplatform-learner-finalizer-guard"
+LEARNER_USER_CONDITION = {
+    "name": "learner-service-account",
+    "expression": (
+        "request.userInfo.username.startsWith('system:serviceaccount:') && "
+        f"request.userInfo.username.endsWith(':{LEARNER_SERVICE_ACCOUNT}')"
+    ),
+}
 
 
 def _cel_list(items) -> str:
@@ -43,13 +51,7 @@ def make_namespace_guard_policy() -> dict:
             },
             # Only learners are held to these rules; the platform itself
             # (and cluster admins) may relabel a namespace.
-            "matchConditions": [{
-                "name": "learner-service-account",
-                "expression": (
-                    "request.userInfo.username.startsWith('system:serviceaccount:') && "
-                    f"request.userInfo.username.endsWith(':{LEARNER_SERVICE_ACCOUNT}')"
-                ),
-            }],
+            "matchConditions": [LEARNER_USER_CONDITION],
             "variables": [
                 {"name": "oldLabels",
                  "expression": "has(oldObject.metadata.labels) ? oldObject.metadata.labels : {}"},
@@ -108,8 +110,81 @@ def make_namespace_guard_policy() -> dict:
                     ),
                     "reason": "Forbidden",
                 },
+                {
+                    # An old policy version (enforce-version=v1.0) would
+                    # quietly drop checks added since, so learners may only
+                    # pin "latest" or leave a version as it was.
+                    "expression": (
+                        f"{modes}.all(m, !(('{prefix}' + m + '-version') in variables.newLabels)"
+                        f" || variables.newLabels['{prefix}' + m + '-version'] == 'latest'"
+                        f" || (('{prefix}' + m + '-version') in variables.oldLabels && "
+                        f"variables.oldLabels['{prefix}' + m + '-version'] == "
+                        f"variables.newLabels['{prefix}' + m + '-version']))"
+                    ),
+                    "message": "Pod Security version labels on a lab namespace may only be "
+                               "set to latest.",
+                    "reason": "Forbidden",
+                },
+                {
+                    # A finalizer nobody removes keeps the namespace in
+                    # Terminating forever when the session ends.
+                    "expression": (
+                        "!has(object.metadata.finalizers) || "
+                        "object.metadata.finalizers.all(f, has(oldObject.metadata.finalizers)"
+                        " && f in oldObject.metadata.finalizers)"
+                    ),
+                    "message": "Finalizers cannot be added to a lab namespace.",
+                    "reason": "Forbidden",
+                },
             ],
         },
+    }
+
+
+def make_finalizer_guard_policy() -> dict:
+    """Deny learners adding finalizers to any object in a lab namespace.
+
+    Namespace deletion waits for every object's finalizers, so a learner
+    could otherwise keep their namespace, and its quota, alive forever.
+    """
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": FINALIZER_POLICY_NAME,
+                     "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [{
+                    "apiGroups": ["*"],
+                    "apiVersions": ["*"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": ["*"],
+                }],
+                "namespaceSelector": {"matchLabels": {LABEL_MANAGED_BY: MANAGED_BY}},
+            },
+            "matchConditions": [LEARNER_USER_CONDITION],
+            "validations": [{
+                "expression": (
+                    "!has(object.metadata.finalizers) || "
+                    "object.metadata.finalizers.all(f, oldObject != null && "
+                    "has(oldObject.metadata.finalizers) && f in oldObject.metadata.finalizers)"
+                ),
+                "message": "Finalizers cannot be added in a lab namespace: nothing would "
+                           "remove them, and the namespace could never be deleted.",
+                "reason": "Forbidden",
+            }],
+        },
+    }
+
+
+def make_finalizer_guard_binding() -> dict:
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": FINALIZER_POLICY_NAME,
+                     "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
+        "spec": {"policyName": FINALIZER_POLICY_NAME, "validationActions": ["Deny"]},
     }
 
 

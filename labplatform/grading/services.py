@@ -1,6 +1,7 @@
 """Start and run grading: one stored GradingRun per "Check my work"."""
 
 import logging
+from datetime import timedelta
 
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -16,6 +17,9 @@ from .models import GradingRun
 logger = logging.getLogger(__name__)
 
 
+PENDING_RUN_TIMEOUT_SECONDS = 60
+
+
 class SessionNotReady(Exception):
     pass
 
@@ -28,6 +32,15 @@ def grading_request(*, session: LabSession) -> GradingRun:
         raise SessionNotReady(
             f"the lab environment is {session.get_status_display().lower()}, not ready"
         )
+    # One pending run per session: pressing the button again while a run
+    # is queued returns that run instead of queueing more work. A run
+    # pending for longer than a task may live was lost and does not count.
+    pending = session.grading_runs.filter(
+        status__in=(GradingRun.Status.QUEUED, GradingRun.Status.RUNNING),
+        created_at__gte=timezone.now() - timedelta(seconds=PENDING_RUN_TIMEOUT_SECONDS),
+    ).order_by("-created_at").first()
+    if pending is not None:
+        return pending
     with transaction.atomic():
         run = GradingRun.objects.create(
             session=session, learner_id=session.learner_id, lab_slug=session.lab_slug

@@ -34,6 +34,8 @@ def ensure_platform_policies() -> None:
     """Install the cluster-wide guard policy; cheap to repeat."""
     kube.apply(policies.make_namespace_guard_policy())
     kube.apply(policies.make_namespace_guard_binding())
+    kube.apply(policies.make_finalizer_guard_policy())
+    kube.apply(policies.make_finalizer_guard_binding())
 
 
 def build_environment(

@@ -10,6 +10,7 @@ business with a terminal.
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.http.request import split_domain_port, validate_host
 
 
 def origin_problem(headers: dict[bytes, bytes]) -> str | None:
@@ -18,6 +19,10 @@ def origin_problem(headers: dict[bytes, bytes]) -> str | None:
     host = headers.get(b"host", b"").decode("latin-1").strip().lower()
     if not origin:
         return "no Origin header"
+    # HTTP requests get this check from Django; websockets bypass it, and
+    # without it a rebound DNS name could pass the same-origin test below.
+    if not validate_host(split_domain_port(host)[0], settings.ALLOWED_HOSTS):
+        return f"Host {host!r} is not in ALLOWED_HOSTS"
     if origin in settings.CSRF_TRUSTED_ORIGINS:
         return None
     parts = urlsplit(origin)

@@ -116,3 +116,36 @@ def test_token_cannot_read_secrets_or_nodes(control_plane, two_sessions):
     assert secrets.returncode != 0
     assert nodes.returncode != 0
     assert namespaces.returncode != 0
+
+
+def test_token_cannot_downgrade_policy_version(control_plane, two_sessions):
+    first, _ = two_sessions
+    token = learner_token(first)
+
+    old = kubectl(control_plane, "label", "namespace", first.namespace,
+                  "pod-security.kubernetes.io/enforce-version=v1.0", token=token)
+    latest = kubectl(control_plane, "label", "namespace", first.namespace,
+                     "pod-security.kubernetes.io/enforce-version=latest", token=token)
+
+    assert old.returncode != 0
+    assert "may only be set to latest" in old.stderr
+    assert latest.returncode == 0, latest.stderr
+
+
+def test_token_cannot_add_finalizers(control_plane, two_sessions):
+    first, _ = two_sessions
+    token = learner_token(first)
+    patch = '{"metadata":{"finalizers":["example.com/wedge"]}}'
+
+    on_namespace = kubectl(control_plane, "patch", "namespace", first.namespace,
+                           "-p", patch, token=token)
+    created = kubectl(control_plane, "create", "configmap", "wedge", "-n", first.namespace,
+                      token=token)
+    on_configmap = kubectl(control_plane, "patch", "configmap", "wedge", "-n",
+                           first.namespace, "-p", patch, token=token)
+
+    assert on_namespace.returncode != 0
+    assert "Finalizers cannot be added" in on_namespace.stderr
+    assert created.returncode == 0, created.stderr
+    assert on_configmap.returncode != 0
+    assert "Finalizers cannot be added" in on_configmap.stderr

@@ -98,3 +98,33 @@ def test_start_requires_csrf(django_user_model):
     response = client.post("/labs/pod-security-standards/start/")
 
     assert response.status_code == 403
+
+
+def test_signup_ignores_foreign_next(client):
+    response = client.post("/accounts/signup/?next=https://evil.example/phish", {
+        "username": "redirected", "password1": "a-long-pass-phrase-9",
+        "password2": "a-long-pass-phrase-9"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+
+
+def test_check_twice_reuses_pending_run(learner_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labplatform.grading.models import GradingRun
+    from labplatform.grading.services import grading_request
+    from labplatform.labsessions.models import LabSession
+
+    session = LabSession.objects.create(
+        learner=learner_client.user, lab_slug="pod-security-standards",
+        namespace="lab-kay-x", status=LabSession.Status.READY,
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    pending = GradingRun.objects.create(session=session, learner=learner_client.user,
+                                        lab_slug=session.lab_slug)
+
+    assert grading_request(session=session).pk == pending.pk
+    assert GradingRun.objects.filter(session=session).count() == 1

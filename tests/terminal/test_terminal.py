@@ -184,3 +184,14 @@ async def test_idle_terminal_stays_connected(ready_session):
     await client.close()
 
     assert "alive-42" in still_there
+
+
+@pytest.mark.asyncio
+async def test_foreign_host_is_refused(ready_session):
+    cookie = await sync_to_async(owner_cookie)(ready_session)
+
+    code = await _refused(path_for(ready_session),
+                          handshake_headers(cookie=cookie, origin="http://evil.example:8000",
+                                            host="evil.example:8000"))
+
+    assert code == 4403
