@@ -6,13 +6,13 @@ policy version "latest"), so a grader can name the rule a pod breaks
 even when no admission decision is at hand, for example for a
 Deployment's pod template. Check ids, reasons, detail text and their
 order match the plugin's rejection message, and a differential test
-(tests/grading/test_podsecurity_differential.py) holds them to the real
-API server. Windows pods (spec.os.name "windows") get the plugin's
+(tests/grading/test_podsecurity_differential.py) compares them with the
+real API server. Windows pods (spec.os.name "windows") get the plugin's
 exemptions, and pods with hostUsers false its user-namespace relaxations.
 
-A manifest is judged as the API server would store it: the deprecated
-AppArmor annotations are copied into the containers' fields, and with
-hostNetwork every container port becomes a host port.
+A manifest or pod template is judged as the API server would store the
+pod: the deprecated AppArmor annotations are copied into the containers'
+fields, and with hostNetwork every container port becomes a host port.
 """
 
 import copy
@@ -684,9 +684,10 @@ def as_admitted(metadata: Mapping, spec: Mapping) -> tuple[Mapping, Mapping]:
     Two changes matter. An AppArmor annotation
     (container.apparmor.security.beta.kubernetes.io/NAME) on a container
     without an appArmorProfile field is copied into that field, unless the
-    pod-level field already sets the same profile. With hostNetwork, a container
-    port without a hostPort gets hostPort = containerPort. Both are
-    no-ops on an object read back from the API server.
+    pod-level field already sets the same profile. With hostNetwork, a
+    container port without a hostPort gets hostPort = containerPort.
+    Both are no-ops on a Pod read back from the API server, which rejects
+    AppArmor annotations added after create.
     """
     spec = copy.deepcopy(dict(spec))
     if not _is_windows(spec):
