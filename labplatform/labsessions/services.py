@@ -5,6 +5,7 @@ cluster in step and log each change in the domain's words.
 """
 
 import logging
+import shutil
 import time
 from datetime import timedelta
 
@@ -182,6 +183,10 @@ def session_end(*, session_id, reason: str = "ended by the learner") -> None:
     LabSession.objects.filter(pk=session.pk).update(
         status=LabSession.Status.ENDED, ended_at=timezone.now()
     )
+    # The workspace holds the learner's files and a token of the deleted
+    # service account; nothing in it is useful once the session is over.
+    # rmtree removes links without following them.
+    shutil.rmtree(settings.TERMINAL_WORKSPACE_DIR / str(session.id), ignore_errors=True)
     session.refresh_from_db()
     live.push_session_closed(session)
     logger.info("Session %s of learner %s (lab %s) %s; namespace %s deleted",
@@ -223,6 +228,32 @@ def sessions_reap_expired() -> int:
     return count
 
 
+STUCK_DELETION_MINUTES = 10
+
+
+def _report_stuck_deletion(namespace: dict, *, now) -> None:
+    """Log a namespace that has been terminating too long, with the reason.
+
+    Stripping finalizers could leave objects behind in the cluster, so the
+    platform only reports; an operator decides.
+    """
+    from django.utils.dateparse import parse_datetime
+
+    metadata = namespace["metadata"]
+    started = metadata["deletionTimestamp"]
+    if isinstance(started, str):
+        started = parse_datetime(started)
+    if started is None or now - started < timedelta(minutes=STUCK_DELETION_MINUTES):
+        return
+    reasons = [
+        f"{c.get('type')}: {c.get('message')}"
+        for c in (namespace.get("status") or {}).get("conditions") or ()
+        if c.get("status") == "True"
+    ]
+    logger.warning("Namespace %s has been terminating since %s: %s", metadata["name"],
+                   started, "; ".join(reasons) or "no condition reported")
+
+
 def namespaces_reap_orphans() -> int:
     """Delete platform namespaces whose session is not live in the database.
 
@@ -235,9 +266,11 @@ def namespaces_reap_orphans() -> int:
         ).values_list("pk", flat=True)
     }
     count = 0
+    now = timezone.now()
     for namespace in provisioning.list_platform_namespaces():
         metadata = namespace["metadata"]
         if metadata.get("deletionTimestamp"):
+            _report_stuck_deletion(namespace, now=now)
             continue
         session_label = (metadata.get("labels") or {}).get(manifests.LABEL_SESSION)
         if session_label in live_sessions:

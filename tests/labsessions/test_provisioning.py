@@ -72,7 +72,14 @@ def test_start_twice_reuses_session(control_plane, start_ready_session, make_lea
 
 
 def test_end_deletes_namespace(control_plane, start_ready_session, make_learner):
+    from pathlib import Path
+
+    from django.conf import settings
+
     session = start_ready_session(make_learner("linus"))
+    workspace = Path(settings.TERMINAL_WORKSPACE_DIR) / str(session.id) / "home"
+    workspace.mkdir(parents=True)
+    (workspace / "notes.txt").write_text("learner data")
 
     services.session_request_end(session=session)
 
@@ -80,6 +87,7 @@ def test_end_deletes_namespace(control_plane, start_ready_session, make_learner)
              message="the controller-manager to finalize the namespace")
     session.refresh_from_db()
     assert session.status == LabSession.Status.ENDED
+    assert not workspace.exists()
     assert kube.get("rbac.authorization.k8s.io/v1", "ClusterRole",
                     f"labplatform:learner:{session.namespace}") is None
 
