@@ -20,6 +20,8 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/end/", sessions.end_lab, name="session-end"),
     path("sessions/<uuid:session_id>/check/", sessions.check_work, name="session-check"),
     path("sessions/<uuid:session_id>/audit/", sessions.audit_events, name="session-audit"),
+    path("sessions/<uuid:session_id>/attack-surface/", sessions.attack_surface,
+         name="session-attack-surface"),
     path("sessions/<uuid:session_id>/files/<str:file_name>/", sessions.editor_file,
          name="session-file"),
     path("sessions/<uuid:session_id>/answers/<slug:question_id>/", sessions.answer_question,

@@ -38,7 +38,12 @@ def lab_detail(request, slug):
         raise Http404(f"No lab {slug!r}")
     module = catalog.module(lab.module_slug)
     state = lab_page_state(user=request.user, lab=lab)
-    return render(request, "content/lab.html", {"lab": lab, "module": module, **state})
+    return render(request, "content/lab.html", {
+        "lab": lab, "module": module,
+        "has_dockerfile": lab.editor_file("Dockerfile") is not None,
+        "has_audit_panel": lab.question("audit-violation") is not None,
+        **state,
+    })
 
 
 @login_required

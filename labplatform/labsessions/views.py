@@ -14,6 +14,7 @@ from labplatform.cluster.audit import read_namespace_events
 from labplatform.cluster.kube import ClusterError
 from labplatform.content.catalog import get_catalog
 from labplatform.grading import services as grading
+from labplatform.grading.comparison import dockerfile_comparison
 from labplatform.grading.models import GradingRun
 
 from . import editor, services
@@ -150,6 +151,22 @@ def answer_question(request, session_id, question_id):
     services.session_record_answer(session=session, question_id=question_id, answer=answer)
     return render(request, "labs/_question.html",
                   {"session": session, "question": question, "answer": answer})
+
+
+@login_required
+@require_GET
+def attack_surface(request, session_id):
+    session = _owned_session(request, session_id)
+    lab = get_catalog().lab(session.lab_slug)
+    if lab is None or lab.editor_file("Dockerfile") is None:
+        raise Http404("This lab has no Dockerfile to compare")
+    try:
+        comparison = dockerfile_comparison(lab=lab, namespace=session.namespace)
+    except ClusterError as error:
+        logger.warning("Attack surface for session %s unavailable: %s", session.id, error)
+        return HttpResponse("The cluster did not answer; try again shortly.", status=503,
+                            content_type="text/plain")
+    return render(request, "labs/_attack_surface.html", comparison)
 
 
 @login_required

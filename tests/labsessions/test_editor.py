@@ -144,3 +144,27 @@ def test_hard_linked_file_is_refused(lab_client, tmp_path):
 
     assert written.status_code == 400
     assert target.read_text() == "keep me"
+
+
+def test_attack_surface_compares_submission(lab_client):
+    session, client = lab_client("harden-container")
+    solution = (Path(settings.BASE_DIR) / "labs" / "harden-container" / "solution"
+                / "Dockerfile").read_text()
+
+    before_submit = client.get(f"/sessions/{session.id}/attack-surface/")
+    client.post(file_url(session, "Dockerfile"), {"text": solution})
+    after_submit = client.get(f"/sessions/{session.id}/attack-surface/")
+
+    assert before_submit.status_code == 200
+    assert b"You have not submitted a Dockerfile yet" in before_submit.content
+    html = after_submit.content.decode()
+    assert "ubuntu:22.04" in html
+    assert "gcr.io/distroless/static-debian12:nonroot" in html
+    assert "curl" in html
+    assert "65532" in html
+
+
+def test_attack_surface_only_for_dockerfile_labs(lab_client):
+    session, client = lab_client("pod-security-standards")
+
+    assert client.get(f"/sessions/{session.id}/attack-surface/").status_code == 404
