@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from labplatform.accounts.views import signup
+from labplatform.accounts.views import LogoutView, signup
 from labplatform.content import views as content
 from labplatform.labsessions import views as sessions
 
@@ -29,6 +29,6 @@ urlpatterns = [
     path("grading/<uuid:run_id>/", sessions.grading_run, name="grading-run"),
     path("accounts/signup/", signup, name="signup"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
 ]

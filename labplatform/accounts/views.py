@@ -3,12 +3,26 @@
 import logging
 
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import UserCreationForm
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
+from labplatform.labsessions.services import sessions_close_terminals
+
 logger = logging.getLogger(__name__)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Log out and close the learner's open terminals with the session."""
+
+    def post(self, request, *args, **kwargs):
+        user = request.user
+        response = super().post(request, *args, **kwargs)
+        if user.is_authenticated:
+            sessions_close_terminals(learner=user)
+        return response
 
 
 @require_http_methods(["GET", "POST"])

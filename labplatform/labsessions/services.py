@@ -24,8 +24,15 @@ from .models import LabProgress, LabSession, SolutionReveal
 logger = logging.getLogger(__name__)
 
 
+MAX_ACTIVE_SESSIONS_PER_LEARNER = 3
+
+
 class LabNotFound(LookupError):
     pass
+
+
+class TooManySessions(Exception):
+    """The learner already has the maximum number of live lab sessions."""
 
 
 def session_get_active(*, learner, lab_slug: str) -> LabSession | None:
@@ -51,6 +58,12 @@ def session_start(*, learner, lab_slug: str) -> tuple[LabSession, bool]:
     existing = session_get_active(learner=learner, lab_slug=lab_slug)
     if existing is not None:
         return existing, False
+    active = LabSession.objects.filter(
+        learner=learner, status__in=LabSession.ACTIVE_STATUSES).count()
+    if active >= MAX_ACTIVE_SESSIONS_PER_LEARNER:
+        raise TooManySessions(
+            f"You already have {active} labs running; end one before starting another."
+        )
 
     from .tasks import provision_session
 
@@ -214,6 +227,13 @@ def solution_reveal(*, learner, lab_slug: str, step_number: int) -> SolutionReve
     logger.info("Learner %s revealed the solution of lab %s step %d",
                 learner.get_username(), lab_slug, step_number)
     return reveal
+
+
+def sessions_close_terminals(*, learner) -> None:
+    """Close every open terminal of the learner, for example at logout."""
+    for session in LabSession.objects.filter(learner=learner,
+                                             status__in=LabSession.ACTIVE_STATUSES):
+        live.push_session_closed(session)
 
 
 def sessions_reap_expired() -> int:

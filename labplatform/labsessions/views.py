@@ -4,6 +4,7 @@ import logging
 import uuid
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -41,6 +42,9 @@ def start_lab(request, slug):
         session, created = services.session_start(learner=request.user, lab_slug=slug)
     except services.LabNotFound:
         raise Http404(f"No lab {slug!r}") from None
+    except services.TooManySessions as error:
+        messages.error(request, str(error))
+        return redirect("lab-detail", slug=slug)
     if _is_htmx(request):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = request.build_absolute_uri(f"/labs/{slug}/")

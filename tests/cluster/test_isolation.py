@@ -1,5 +1,8 @@
 """What a learner's own token can and cannot do, asked of the real API server."""
 
+import os
+from pathlib import Path
+
 import pytest
 
 from ..fixtures import (  # noqa: F401 - fixtures
@@ -149,3 +152,23 @@ def test_token_cannot_add_finalizers(control_plane, two_sessions):
     assert created.returncode == 0, created.stderr
     assert on_configmap.returncode != 0
     assert "Finalizers cannot be added" in on_configmap.stderr
+
+
+GOLDEN = Path(__file__).parent / "golden" / "learner-can-i.txt"
+
+
+def test_learner_rights_match_golden_file(control_plane, two_sessions):
+    """kubectl auth can-i --list for a learner; regenerate the file on purpose only."""
+    first, _ = two_sessions
+    token = learner_token(first)
+
+    result = kubectl(control_plane, "auth", "can-i", "--list", "-n", first.namespace,
+                     token=token)
+
+    assert result.returncode == 0, result.stderr
+    # Column widths follow the longest name, so spacing is normalised.
+    lines = result.stdout.replace(first.namespace, "LEARNER_NAMESPACE").splitlines()
+    listing = "\n".join(" ".join(line.split()) for line in lines) + "\n"
+    if os.environ.get("LABPLATFORM_UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(listing)
+    assert listing == GOLDEN.read_text()

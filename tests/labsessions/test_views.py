@@ -128,3 +128,24 @@ def test_check_twice_reuses_pending_run(learner_client):
 
     assert grading_request(session=session).pk == pending.pk
     assert GradingRun.objects.filter(session=session).count() == 1
+
+
+def test_session_cap_per_learner(learner_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labplatform.labsessions.models import LabSession
+    from labplatform.labsessions.services import MAX_ACTIVE_SESSIONS_PER_LEARNER
+
+    for index in range(MAX_ACTIVE_SESSIONS_PER_LEARNER):
+        LabSession.objects.create(
+            learner=learner_client.user, lab_slug=f"other-lab-{index}",
+            namespace=f"lab-cap-{index}", status=LabSession.Status.READY,
+            expires_at=timezone.now() + timedelta(hours=1),
+        )
+
+    response = learner_client.post("/labs/pod-security-standards/start/", follow=True)
+
+    assert b"end one before starting another" in response.content
+    assert not LabSession.objects.filter(lab_slug="pod-security-standards").exists()

@@ -195,3 +195,25 @@ async def test_foreign_host_is_refused(ready_session):
                                             host="evil.example:8000"))
 
     assert code == 4403
+
+
+@pytest.mark.asyncio
+async def test_logout_closes_terminal(ready_session):
+    http = Client()
+    await sync_to_async(http.force_login)(await sync_to_async(lambda: ready_session.learner)())
+    cookie = f"sessionid={http.cookies['sessionid'].value}"
+    client = TerminalClient(path_for(ready_session),
+                            handshake_headers(cookie=cookie, origin=ORIGIN))
+    await client.connect()
+    await client.run("true")
+
+    await sync_to_async(http.post)("/accounts/logout/")
+    closed = None
+    for _ in range(100):
+        frame = await client.communicator.receive_output(timeout=10)
+        if frame["type"] == "websocket.close":
+            closed = frame
+            break
+
+    assert closed is not None
+    assert closed["code"] == 4410
