@@ -118,3 +118,22 @@ def keep_namespaces() -> bool:
 @pytest.fixture
 def repo_dir() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_stray_connections(django_db_setup, django_db_blocker):
+    """End connections that worker and executor threads left open.
+
+    PostgreSQL refuses to drop the test database while another session
+    uses it, and threads from Celery or asgiref may still hold one.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
