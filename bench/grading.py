@@ -53,7 +53,9 @@ def main() -> int:
     from labplatform.grading.models import GradingRun
     from labplatform.labsessions import services as sessions
 
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    }
     call_command("migrate", verbosity=0)
     plane = LocalControlPlane(data_dir=work / "controlplane")
     plane.start()
@@ -82,24 +84,39 @@ def main() -> int:
             session.refresh_from_db()
             samples, api_calls = [], []
             for _ in range(args.runs):
-                run = GradingRun.objects.create(session=session, learner=learner,
-                                                lab_slug=lab.slug)
+                run = GradingRun.objects.create(
+                    session=session, learner=learner, lab_slug=lab.slug
+                )
                 before = calls["count"]
                 started = time.perf_counter()
                 grading.grading_run(run_id=run.pk)
                 samples.append((time.perf_counter() - started) * 1000)
                 api_calls.append(calls["count"] - before)
-            rows.append((lab.slug, len(samples), statistics.median(samples),
-                         percentile(samples, 0.95), percentile(samples, 0.99), max(samples),
-                         statistics.median(api_calls)))
+            rows.append(
+                (
+                    lab.slug,
+                    len(samples),
+                    statistics.median(samples),
+                    percentile(samples, 0.95),
+                    percentile(samples, 0.99),
+                    max(samples),
+                    statistics.median(api_calls),
+                )
+            )
     finally:
         plane.stop()
 
-    print(f"Grading latency, {args.runs} runs per lab, local control plane "
-          f"({os.cpu_count()} CPUs). Times in ms.")
-    print(f"{'lab':<26}{'n':>5}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}{'API calls':>11}")
+    print(
+        f"Grading latency, {args.runs} runs per lab, local control plane "
+        f"({os.cpu_count()} CPUs). Times in ms."
+    )
+    print(
+        f"{'lab':<26}{'n':>5}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}{'API calls':>11}"
+    )
     for slug, count, p50, p95, p99, largest, api in rows:
-        print(f"{slug:<26}{count:>5}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}{largest:>9.1f}{api:>11.0f}")
+        print(
+            f"{slug:<26}{count:>5}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}{largest:>9.1f}{api:>11.0f}"
+        )
     return 0
 
 

@@ -14,7 +14,9 @@ from .routing import websocket_urlpatterns  # noqa: E402
 
 # Origin is checked inside each consumer so that every rejection is logged
 # with its reason before any shell starts.
-application = ProtocolTypeRouter({
-    "http": django_application,
-    "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
-})
+application = ProtocolTypeRouter(
+    {
+        "http": django_application,
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+    }
+)

@@ -26,9 +26,7 @@ def get_bool(name: str, default: bool) -> bool:
         return True
     if value in {"0", "false", "no", "off"}:
         return False
-    raise ValueError(
-        f"{PREFIX}{name}={raw!r} is not a boolean; use true or false."
-    )
+    raise ValueError(f"{PREFIX}{name}={raw!r} is not a boolean; use true or false.")
 
 
 def get_int(name: str, default: int) -> int:
@@ -38,9 +36,7 @@ def get_int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(
-            f"{PREFIX}{name}={raw!r} is not a whole number."
-        ) from None
+        raise ValueError(f"{PREFIX}{name}={raw!r} is not a whole number.") from None
 
 
 def get_list(name: str, default: list[str]) -> list[str]:
@@ -102,8 +98,7 @@ def parse_database_url(url: str, *, base_dir: Path) -> dict:
             name = base_dir / path.lstrip("/")
         else:
             raise ValueError(
-                f"sqlite URL {url!r} has no file path; "
-                "use sqlite:///var/db.sqlite3"
+                f"sqlite URL {url!r} has no file path; use sqlite:///var/db.sqlite3"
             )
         return {
             "ENGINE": "django.db.backends.sqlite3",
@@ -114,7 +109,9 @@ def parse_database_url(url: str, *, base_dir: Path) -> dict:
             # A file, not the in-memory default, so that threads in the
             # tests (Celery worker, websocket consumers) see one database.
             # The process id keeps two test runs in one checkout apart.
-            "TEST": {"NAME": str(name.with_name(f"{name.stem}-test-{os.getpid()}.sqlite3"))},
+            "TEST": {
+                "NAME": str(name.with_name(f"{name.stem}-test-{os.getpid()}.sqlite3"))
+            },
         }
     if parts.scheme in {"postgres", "postgresql"}:
         return {

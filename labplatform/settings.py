@@ -72,7 +72,9 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
+    },
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -125,10 +127,14 @@ CELERY_BEAT_SCHEDULE = {
 
 # The cluster that contains learner namespaces. The default is the local
 # control plane's admin kubeconfig, written by `manage.py controlplane`.
-KUBECONFIG = env.get_str("KUBECONFIG", str(VAR_DIR / "controlplane" / "admin.kubeconfig"))
+KUBECONFIG = env.get_str(
+    "KUBECONFIG", str(VAR_DIR / "controlplane" / "admin.kubeconfig")
+)
 # The kube-apiserver audit log file, read by the audit events panel.
 # Empty means the cluster's audit events are not readable by the platform.
-AUDIT_LOG_PATH = env.get_str("AUDIT_LOG_PATH", str(VAR_DIR / "controlplane" / "audit.log"))
+AUDIT_LOG_PATH = env.get_str(
+    "AUDIT_LOG_PATH", str(VAR_DIR / "controlplane" / "audit.log")
+)
 
 LAB_SESSION_MINUTES = env.get_int("LAB_SESSION_MINUTES", 120)
 LAB_PROVISION_DEADLINE_SECONDS = env.get_int("LAB_PROVISION_DEADLINE_SECONDS", 60)

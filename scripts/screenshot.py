@@ -17,8 +17,13 @@ from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -40,15 +45,19 @@ def wait_for_terminal_text(page, text: str, timeout: float = 30) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8000",
-                        help="Base URL of the running platform (default: %(default)s).")
+    parser.add_argument(
+        "--url",
+        default="http://127.0.0.1:8000",
+        help="Base URL of the running platform (default: %(default)s).",
+    )
     args = parser.parse_args()
     username = f"screenshot-{secrets.token_hex(3)}"
     password = secrets.token_urlsafe(12)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
 
         page.goto(f"{args.url}/accounts/signup/")
@@ -66,13 +75,19 @@ def main() -> int:
         page.wait_for_selector("#terminal .xterm", timeout=30_000)
         wait_for_terminal_text(page, "learner@lab")
 
-        type_command(page, 'kubectl label namespace "$LAB_NAMESPACE" '
-                           "pod-security.kubernetes.io/enforce=restricted "
-                           "pod-security.kubernetes.io/warn=restricted "
-                           "pod-security.kubernetes.io/audit=restricted")
+        type_command(
+            page,
+            'kubectl label namespace "$LAB_NAMESPACE" '
+            "pod-security.kubernetes.io/enforce=restricted "
+            "pod-security.kubernetes.io/warn=restricted "
+            "pod-security.kubernetes.io/audit=restricted",
+        )
         wait_for_terminal_text(page, "labeled")
-        type_command(page, "kubectl run hostpid --image=registry.k8s.io/pause:3.10 "
-                           "--overrides='{\"spec\":{\"hostPID\":true}}'")
+        type_command(
+            page,
+            "kubectl run hostpid --image=registry.k8s.io/pause:3.10 "
+            '--overrides=\'{"spec":{"hostPID":true}}\'',
+        )
         wait_for_terminal_text(page, "forbidden")
         page.click("#check-work")
         page.wait_for_selector("#grading-result .checks", timeout=30_000)

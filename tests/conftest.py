@@ -16,6 +16,10 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures that start real lab sessions, shared by the cluster tests.
+pytest_plugins = ["tests.fixtures"]
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -39,14 +43,29 @@ def redis_url(tmp_path_factory):
     url = os.environ.get("LABPLATFORM_TEST_REDIS_URL")
     if not url:
         if shutil.which("redis-server") is None:
-            pytest.exit("redis-server is not installed; install the Debian package "
-                        "redis-server or set LABPLATFORM_TEST_REDIS_URL.", returncode=2)
+            pytest.exit(
+                "redis-server is not installed; install the Debian package "
+                "redis-server or set LABPLATFORM_TEST_REDIS_URL.",
+                returncode=2,
+            )
         port = _free_port()
         folder = tmp_path_factory.mktemp("redis")
         process = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -96,17 +115,22 @@ def control_plane(tmp_path_factory):
 def celery_worker_thread(control_plane, django_db_blocker):
     """A real Celery worker (in a thread) consuming from the real Redis broker."""
     from celery.contrib.testing.worker import start_worker
+    from django.conf import settings
 
     from labplatform.celery import app
-
-    from django.conf import settings
 
     # Worker and consumer threads must not keep connections open past a
     # task, or PostgreSQL refuses to drop the test database at the end.
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
     with django_db_blocker.unblock():
-        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False,
-                          shutdown_timeout=10, loglevel="WARNING"):
+        with start_worker(
+            app,
+            pool="threads",
+            concurrency=2,
+            perform_ping_check=False,
+            shutdown_timeout=10,
+            loglevel="WARNING",
+        ):
             yield
 
 

@@ -37,14 +37,17 @@ def namespace_labels(control_plane, namespace: str) -> dict:
 @pytest.fixture
 def make_learner(django_user_model):
     def make(username: str):
-        return django_user_model.objects.create_user(username=username, password="s3cret-pass!")
+        return django_user_model.objects.create_user(
+            username=username, password="s3cret-pass!"
+        )
 
     return make
 
 
 @pytest.fixture
-def start_ready_session(control_plane, celery_worker_thread, transactional_db,
-                        keep_namespaces):
+def start_ready_session(
+    control_plane, celery_worker_thread, transactional_db, keep_namespaces
+):
     """Start a lab for a learner through Celery and wait until it is ready."""
     started = []
 
@@ -60,3 +63,9 @@ def start_ready_session(control_plane, celery_worker_thread, transactional_db,
                 kube.delete("v1", "Namespace", session.namespace)
             except kube.ClusterError:
                 pass
+
+
+@pytest.fixture
+def ready_session(start_ready_session, make_learner):
+    """A ready Pod Security lab session of a learner named ferris."""
+    return start_ready_session(make_learner("ferris"))

@@ -8,20 +8,29 @@ from labplatform import env
 
 
 def test_sqlite_relative_and_absolute():
-    relative = env.parse_database_url("sqlite:///var/db.sqlite3", base_dir=Path("/srv/app"))
-    absolute = env.parse_database_url("sqlite:////data/db.sqlite3", base_dir=Path("/srv/app"))
+    relative = env.parse_database_url(
+        "sqlite:///var/db.sqlite3", base_dir=Path("/srv/app")
+    )
+    absolute = env.parse_database_url(
+        "sqlite:////data/db.sqlite3", base_dir=Path("/srv/app")
+    )
 
     assert relative["NAME"] == "/srv/app/var/db.sqlite3"
     assert absolute["NAME"] == "/data/db.sqlite3"
 
 
 def test_postgres_url_parts():
-    config = env.parse_database_url("postgres://lab:p%40ss@db.internal:5433/labs",
-                                    base_dir=Path("/srv"))
+    config = env.parse_database_url(
+        "postgres://lab:p%40ss@db.internal:5433/labs", base_dir=Path("/srv")
+    )
 
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert (config["USER"], config["PASSWORD"]) == ("lab", "p@ss")
-    assert (config["HOST"], config["PORT"], config["NAME"]) == ("db.internal", "5433", "labs")
+    assert (config["HOST"], config["PORT"], config["NAME"]) == (
+        "db.internal",
+        "5433",
+        "labs",
+    )
 
 
 def test_unknown_database_scheme_is_rejected():

@@ -35,8 +35,11 @@ def signup(request):
         login(request, user)
         logger.info("Learner %s signed up", user.get_username())
         target = request.GET.get("next", "")
-        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                               require_https=request.is_secure()):
+        if not url_has_allowed_host_and_scheme(
+            target,
+            allowed_hosts={request.get_host()},
+            require_https=request.is_secure(),
+        ):
             target = "course-index"
         return redirect(target)
     return render(request, "registration/signup.html", {"form": form})

@@ -52,8 +52,9 @@ def _tail_lines(path: Path, max_bytes: int) -> list[str]:
     return lines[1:] if start > 0 else lines
 
 
-def read_namespace_events(log_path: str | os.PathLike, namespace: str, *,
-                          limit: int = 100) -> list[AuditEvent]:
+def read_namespace_events(
+    log_path: str | os.PathLike, namespace: str, *, limit: int = 100
+) -> list[AuditEvent]:
     """Return up to limit Pod Security-relevant events, newest first."""
     path = Path(log_path)
     if not path.exists():
@@ -73,17 +74,24 @@ def read_namespace_events(log_path: str | os.PathLike, namespace: str, *,
         if object_ref.get("name", "").startswith(PLATFORM_PROBE_PREFIX):
             continue
         uri = raw.get("requestURI", "")
-        events.append(AuditEvent(
-            time=raw.get("stageTimestamp") or raw.get("requestReceivedTimestamp", ""),
-            user=(raw.get("user") or {}).get("username", ""),
-            verb=raw.get("verb", ""),
-            resource=object_ref.get("resource", ""),
-            name=object_ref.get("name", ""),
-            code=(raw.get("responseStatus") or {}).get("code"),
-            dry_run="dryRun=All" in uri,
-            decision=annotations.get("authorization.k8s.io/decision", ""),
-            enforce_policy=annotations.get("pod-security.kubernetes.io/enforce-policy", ""),
-            violations=annotations.get("pod-security.kubernetes.io/audit-violations", ""),
-        ))
+        events.append(
+            AuditEvent(
+                time=raw.get("stageTimestamp")
+                or raw.get("requestReceivedTimestamp", ""),
+                user=(raw.get("user") or {}).get("username", ""),
+                verb=raw.get("verb", ""),
+                resource=object_ref.get("resource", ""),
+                name=object_ref.get("name", ""),
+                code=(raw.get("responseStatus") or {}).get("code"),
+                dry_run="dryRun=All" in uri,
+                decision=annotations.get("authorization.k8s.io/decision", ""),
+                enforce_policy=annotations.get(
+                    "pod-security.kubernetes.io/enforce-policy", ""
+                ),
+                violations=annotations.get(
+                    "pod-security.kubernetes.io/audit-violations", ""
+                ),
+            )
+        )
     events.reverse()
     return events[:limit]

@@ -18,7 +18,11 @@ from django.conf import settings
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
-from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, ResourceNotFoundError
+from kubernetes.dynamic.exceptions import (
+    DynamicApiError,
+    NotFoundError,
+    ResourceNotFoundError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +79,9 @@ def dynamic() -> DynamicClient:
         try:
             return _dynamic_for(settings.KUBECONFIG)
         except urllib3.exceptions.HTTPError as error:
-            raise ClusterUnavailable(f"Kubernetes API server unreachable: {error}") from None
+            raise ClusterUnavailable(
+                f"Kubernetes API server unreachable: {error}"
+            ) from None
 
 
 def reset_clients() -> None:
@@ -91,14 +97,20 @@ def core() -> client.CoreV1Api:
 def _translate(error: Exception, action: str) -> ClusterError:
     if isinstance(error, (ApiException, DynamicApiError)):
         status = error.status
-        body = error.body.decode() if isinstance(error.body, bytes) else (error.body or "")
+        body = (
+            error.body.decode() if isinstance(error.body, bytes) else (error.body or "")
+        )
         if status == 429 or (status is not None and status >= 500):
             return ClusterUnavailable(
                 f"{action}: the API server answered {status}; retry shortly",
-                status=status, body=body,
+                status=status,
+                body=body,
             )
-        return ClusterError(f"{action}: API status {status}: {_message_of(body)}",
-                            status=status, body=body)
+        return ClusterError(
+            f"{action}: API status {status}: {_message_of(body)}",
+            status=status,
+            body=body,
+        )
     return ClusterUnavailable(f"{action}: API server unreachable ({error})")
 
 
@@ -126,7 +138,9 @@ def apply(manifest: Mapping) -> dict:
     api_version = manifest["apiVersion"]
     kind = manifest["kind"]
     metadata = manifest["metadata"]
-    action = f"apply {kind} {metadata.get('namespace', '')}/{metadata['name']}".replace(" /", " ")
+    action = f"apply {kind} {metadata.get('namespace', '')}/{metadata['name']}".replace(
+        " /", " "
+    )
     resource = _resource(api_version, kind)
     try:
         result = resource.server_side_apply(
@@ -142,35 +156,49 @@ def apply(manifest: Mapping) -> dict:
     return result.to_dict()
 
 
-def get(api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+def get(
+    api_version: str, kind: str, name: str, namespace: str | None = None
+) -> dict | None:
     """Read one object; None when it does not exist."""
     resource = _resource(api_version, kind)
     try:
-        return resource.get(name=name, namespace=namespace,
-                            _request_timeout=REQUEST_TIMEOUT_SECONDS).to_dict()
+        return resource.get(
+            name=name, namespace=namespace, _request_timeout=REQUEST_TIMEOUT_SECONDS
+        ).to_dict()
     except NotFoundError:
         return None
     except (ApiException, DynamicApiError, urllib3.exceptions.HTTPError) as error:
         raise _translate(error, f"get {kind} {name}") from None
 
 
-def list_objects(api_version: str, kind: str, *, namespace: str | None = None,
-                 label_selector: str | None = None) -> list[dict]:
+def list_objects(
+    api_version: str,
+    kind: str,
+    *,
+    namespace: str | None = None,
+    label_selector: str | None = None,
+) -> list[dict]:
     resource = _resource(api_version, kind)
     try:
-        result = resource.get(namespace=namespace, label_selector=label_selector,
-                              _request_timeout=REQUEST_TIMEOUT_SECONDS)
+        result = resource.get(
+            namespace=namespace,
+            label_selector=label_selector,
+            _request_timeout=REQUEST_TIMEOUT_SECONDS,
+        )
     except (ApiException, DynamicApiError, urllib3.exceptions.HTTPError) as error:
         raise _translate(error, f"list {kind}") from None
     return [item.to_dict() for item in result.items]
 
 
-def delete(api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+def delete(
+    api_version: str, kind: str, name: str, namespace: str | None = None
+) -> bool:
     """Delete one object; return False when it was already gone (404)."""
     resource = _resource(api_version, kind)
     try:
-        resource.delete(name=name, namespace=namespace,
-                        _request_timeout=REQUEST_TIMEOUT_SECONDS)
+        resource.delete(
+            name=name, namespace=namespace, _request_timeout=REQUEST_TIMEOUT_SECONDS
+        )
     except NotFoundError:
         return False
     except (ApiException, DynamicApiError, urllib3.exceptions.HTTPError) as error:
@@ -187,8 +215,12 @@ def dry_run_create(manifest: Mapping) -> DryRunResult:
     resource = _resource(manifest["apiVersion"], manifest["kind"])
     namespace = manifest["metadata"].get("namespace")
     try:
-        resource.create(body=dict(manifest), namespace=namespace, dry_run="All",
-                        _request_timeout=REQUEST_TIMEOUT_SECONDS)
+        resource.create(
+            body=dict(manifest),
+            namespace=namespace,
+            dry_run="All",
+            _request_timeout=REQUEST_TIMEOUT_SECONDS,
+        )
     except (ApiException, DynamicApiError) as error:
         if error.status in (400, 403, 409, 422):
             body = error.body.decode() if isinstance(error.body, bytes) else error.body
@@ -199,8 +231,9 @@ def dry_run_create(manifest: Mapping) -> DryRunResult:
     return DryRunResult(allowed=True, message="")
 
 
-def request_service_account_token(*, namespace: str, name: str,
-                                  expiration_seconds: int) -> str:
+def request_service_account_token(
+    *, namespace: str, name: str, expiration_seconds: int
+) -> str:
     """Issue a bound token for a service account through the TokenRequest API."""
     body = client.AuthenticationV1TokenRequest(
         spec=client.V1TokenRequestSpec(
@@ -229,25 +262,36 @@ def apply_as(token: str, manifest: Mapping, *, field_manager: str) -> dict:
     metadata = manifest["metadata"]
     try:
         resource = learner_dynamic.resources.get(
-            api_version=manifest["apiVersion"], kind=manifest["kind"])
+            api_version=manifest["apiVersion"], kind=manifest["kind"]
+        )
         result = resource.server_side_apply(
-            body=dict(manifest), name=metadata["name"], namespace=metadata.get("namespace"),
-            field_manager=field_manager, force_conflicts=True,
+            body=dict(manifest),
+            name=metadata["name"],
+            namespace=metadata.get("namespace"),
+            field_manager=field_manager,
+            force_conflicts=True,
             _request_timeout=REQUEST_TIMEOUT_SECONDS,
         )
     except ResourceNotFoundError:
-        raise ClusterError(f"the cluster has no kind {manifest['kind']} in "
-                           f"{manifest['apiVersion']}") from None
+        raise ClusterError(
+            f"the cluster has no kind {manifest['kind']} in {manifest['apiVersion']}"
+        ) from None
     except (ApiException, DynamicApiError, urllib3.exceptions.HTTPError) as error:
-        raise _translate(error, f"apply {manifest['kind']} {metadata['name']}") from None
+        raise _translate(
+            error, f"apply {manifest['kind']} {metadata['name']}"
+        ) from None
     return result.to_dict()
 
 
 def delete_many(manifests: Iterable[Mapping]) -> None:
     for manifest in manifests:
         metadata = manifest["metadata"]
-        delete(manifest["apiVersion"], manifest["kind"], metadata["name"],
-               metadata.get("namespace"))
+        delete(
+            manifest["apiVersion"],
+            manifest["kind"],
+            metadata["name"],
+            metadata.get("namespace"),
+        )
 
 
 def cluster_server() -> tuple[str, str]:

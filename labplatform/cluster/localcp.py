@@ -41,8 +41,13 @@ AUDIT_POLICY = {
         # controllers' own writes stay in: a ReplicaSet's pod creations that
         # Pod Security rejects are exactly what the audit lab shows.
         {"level": "None", "resources": [{"group": "coordination.k8s.io"}]},
-        {"level": "None", "resources": [{"group": "", "resources": ["events"]},
-                                        {"group": "events.k8s.io"}]},
+        {
+            "level": "None",
+            "resources": [
+                {"group": "", "resources": ["events"]},
+                {"group": "events.k8s.io"},
+            ],
+        },
         {"level": "None", "users": ["system:apiserver"]},
         # Metadata is enough for the pod-security.kubernetes.io annotations,
         # and it never writes request bodies (secrets, tokens) to the log.
@@ -142,18 +147,30 @@ class LocalControlPlane:
 
         ca = pki.make_ca(pki_dir)
         serving = pki.make_signed(
-            ca, pki_dir, file_stem="apiserver", common_name="kube-apiserver",
-            server_names=("localhost", "kubernetes", "kubernetes.default",
-                          "kubernetes.default.svc",
-                          "kubernetes.default.svc.cluster.local"),
+            ca,
+            pki_dir,
+            file_stem="apiserver",
+            common_name="kube-apiserver",
+            server_names=(
+                "localhost",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+            ),
             server_ips=("127.0.0.1", "10.96.0.1"),
         )
         admin = pki.make_signed(
-            ca, pki_dir, file_stem="admin", common_name="labplatform-admin",
+            ca,
+            pki_dir,
+            file_stem="admin",
+            common_name="labplatform-admin",
             organization="system:masters",
         )
         controller = pki.make_signed(
-            ca, pki_dir, file_stem="controller-manager",
+            ca,
+            pki_dir,
+            file_stem="controller-manager",
             common_name="system:kube-controller-manager",
         )
         service_accounts = pki.make_service_account_keys(pki_dir)
@@ -172,7 +189,9 @@ class LocalControlPlane:
             raise
         logger.info(
             "Local control plane ready at %s in %.1f s (data in %s)",
-            self.server_url, time.monotonic() - started, self.data_dir,
+            self.server_url,
+            time.monotonic() - started,
+            self.data_dir,
         )
 
     def stop(self) -> None:
@@ -202,7 +221,9 @@ class LocalControlPlane:
         log = open(self.data_dir / f"{name}.log", "ab")
         process = subprocess.Popen(
             [str(self.bin_dir / name), *args],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         log.close()
@@ -212,76 +233,91 @@ class LocalControlPlane:
     def _start_etcd(self) -> str:
         client_url = f"http://127.0.0.1:{free_port()}"
         peer_url = f"http://127.0.0.1:{free_port()}"
-        self._spawn("etcd", [
-            "--name=labplatform",
-            f"--data-dir={self.data_dir / 'etcd'}",
-            f"--listen-client-urls={client_url}",
-            f"--advertise-client-urls={client_url}",
-            f"--listen-peer-urls={peer_url}",
-            f"--initial-advertise-peer-urls={peer_url}",
-            f"--initial-cluster=labplatform={peer_url}",
-            # Development data is disposable; skipping fsync keeps tests fast.
-            "--unsafe-no-fsync=true",
-            "--quota-backend-bytes=2147483648",
-            "--log-level=warn",
-        ])
+        self._spawn(
+            "etcd",
+            [
+                "--name=labplatform",
+                f"--data-dir={self.data_dir / 'etcd'}",
+                f"--listen-client-urls={client_url}",
+                f"--advertise-client-urls={client_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=labplatform={peer_url}",
+                # Development data is disposable; skipping fsync keeps tests fast.
+                "--unsafe-no-fsync=true",
+                "--quota-backend-bytes=2147483648",
+                "--log-level=warn",
+            ],
+        )
         self._wait_for(f"{client_url}/health", "etcd", context=None)
         return client_url
 
-    def _start_apiserver(self, etcd_url: str, ca: pki.KeyPair, serving: pki.KeyPair,
-                         service_accounts: pki.KeyPair) -> None:
+    def _start_apiserver(
+        self,
+        etcd_url: str,
+        ca: pki.KeyPair,
+        serving: pki.KeyPair,
+        service_accounts: pki.KeyPair,
+    ) -> None:
         audit_policy = self.data_dir / "audit-policy.yaml"
         audit_policy.write_text(yaml.safe_dump(AUDIT_POLICY))
         admission_config = self.data_dir / "admission-config.yaml"
         admission_config.write_text(yaml.safe_dump(ADMISSION_CONFIG))
 
-        self._spawn("kube-apiserver", [
-            f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            f"--secure-port={self.api_port}",
-            f"--tls-cert-file={serving.cert_path}",
-            f"--tls-private-key-file={serving.key_path}",
-            f"--client-ca-file={ca.cert_path}",
-            "--authorization-mode=RBAC",
-            f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
-            f"--service-account-key-file={service_accounts.cert_path}",
-            f"--service-account-signing-key-file={service_accounts.key_path}",
-            f"--api-audiences={SERVICE_ACCOUNT_ISSUER}",
-            "--service-cluster-ip-range=10.96.0.0/16",
-            # The escape lab stores privileged pods; admission still
-            # decides per namespace through Pod Security labels.
-            "--allow-privileged=true",
-            f"--admission-control-config-file={admission_config}",
-            f"--audit-policy-file={audit_policy}",
-            f"--audit-log-path={self.audit_log_path}",
-            "--audit-log-format=json",
-            "--audit-log-maxsize=100",
-            "--audit-log-maxbackup=1",
-            # Without a kubelet the endpoint reconciler has nothing to do.
-            "--endpoint-reconciler-type=none",
-            "--profiling=false",
-            "--v=0",
-        ])
+        self._spawn(
+            "kube-apiserver",
+            [
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.api_port}",
+                f"--tls-cert-file={serving.cert_path}",
+                f"--tls-private-key-file={serving.key_path}",
+                f"--client-ca-file={ca.cert_path}",
+                "--authorization-mode=RBAC",
+                f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+                f"--service-account-key-file={service_accounts.cert_path}",
+                f"--service-account-signing-key-file={service_accounts.key_path}",
+                f"--api-audiences={SERVICE_ACCOUNT_ISSUER}",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                # The escape lab stores privileged pods; admission still
+                # decides per namespace through Pod Security labels.
+                "--allow-privileged=true",
+                f"--admission-control-config-file={admission_config}",
+                f"--audit-policy-file={audit_policy}",
+                f"--audit-log-path={self.audit_log_path}",
+                "--audit-log-format=json",
+                "--audit-log-maxsize=100",
+                "--audit-log-maxbackup=1",
+                # Without a kubelet the endpoint reconciler has nothing to do.
+                "--endpoint-reconciler-type=none",
+                "--profiling=false",
+                "--v=0",
+            ],
+        )
 
-    def _start_controller_manager(self, kubeconfig: Path, ca: pki.KeyPair,
-                                  service_accounts: pki.KeyPair) -> None:
-        self._spawn("kube-controller-manager", [
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            f"--service-account-private-key-file={service_accounts.key_path}",
-            f"--root-ca-file={ca.cert_path}",
-            "--use-service-account-credentials=true",
-            "--leader-elect=false",
-            "--controllers=*",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={free_port()}",
-            # Namespace deletion is how sessions end: keep it prompt.
-            "--namespace-sync-period=30s",
-            "--concurrent-namespace-syncs=5",
-            "--v=0",
-        ])
+    def _start_controller_manager(
+        self, kubeconfig: Path, ca: pki.KeyPair, service_accounts: pki.KeyPair
+    ) -> None:
+        self._spawn(
+            "kube-controller-manager",
+            [
+                f"--kubeconfig={kubeconfig}",
+                f"--authentication-kubeconfig={kubeconfig}",
+                f"--authorization-kubeconfig={kubeconfig}",
+                f"--service-account-private-key-file={service_accounts.key_path}",
+                f"--root-ca-file={ca.cert_path}",
+                "--use-service-account-credentials=true",
+                "--leader-elect=false",
+                "--controllers=*",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                # Namespace deletion is how sessions end: keep it prompt.
+                "--namespace-sync-period=30s",
+                "--concurrent-namespace-syncs=5",
+                "--v=0",
+            ],
+        )
         time.sleep(0.2)
         self.check_alive()
 
@@ -307,7 +343,9 @@ class LocalControlPlane:
             f"(last error: {last_error}); see {self.data_dir / (name + '.log')}"
         )
 
-    def _write_kubeconfig(self, path: Path, ca: pki.KeyPair, client: pki.KeyPair) -> None:
+    def _write_kubeconfig(
+        self, path: Path, ca: pki.KeyPair, client: pki.KeyPair
+    ) -> None:
         import base64
 
         def encoded(file: Path) -> str:
@@ -316,15 +354,27 @@ class LocalControlPlane:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "local", "cluster": {
-                "server": self.server_url,
-                "certificate-authority-data": encoded(ca.cert_path),
-            }}],
-            "users": [{"name": "admin", "user": {
-                "client-certificate-data": encoded(client.cert_path),
-                "client-key-data": encoded(client.key_path),
-            }}],
-            "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+            "clusters": [
+                {
+                    "name": "local",
+                    "cluster": {
+                        "server": self.server_url,
+                        "certificate-authority-data": encoded(ca.cert_path),
+                    },
+                }
+            ],
+            "users": [
+                {
+                    "name": "admin",
+                    "user": {
+                        "client-certificate-data": encoded(client.cert_path),
+                        "client-key-data": encoded(client.key_path),
+                    },
+                }
+            ],
+            "contexts": [
+                {"name": "local", "context": {"cluster": "local", "user": "admin"}}
+            ],
             "current-context": "local",
         }
         path.write_text(yaml.safe_dump(config))

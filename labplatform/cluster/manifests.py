@@ -93,14 +93,25 @@ LEARNER_RULES = [
     },
     {
         "apiGroups": [""],
-        "resources": ["pods/log", "pods/status", "events", "serviceaccounts",
-                      "resourcequotas", "limitranges", "endpoints"],
+        "resources": [
+            "pods/log",
+            "pods/status",
+            "events",
+            "serviceaccounts",
+            "resourcequotas",
+            "limitranges",
+            "endpoints",
+        ],
         "verbs": ["get", "list", "watch"],
     },
     {
         "apiGroups": [""],
-        "resources": ["pods/exec", "pods/attach", "pods/portforward",
-                      "pods/ephemeralcontainers"],
+        "resources": [
+            "pods/exec",
+            "pods/attach",
+            "pods/portforward",
+            "pods/ephemeralcontainers",
+        ],
         "verbs": ["get", "create", "update", "patch"],
     },
     {
@@ -137,7 +148,11 @@ def make_role(*, namespace: str, labels: Mapping[str, str]) -> dict:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
-        "metadata": {"name": LEARNER_ROLE, "namespace": namespace, "labels": dict(labels)},
+        "metadata": {
+            "name": LEARNER_ROLE,
+            "namespace": namespace,
+            "labels": dict(labels),
+        },
         "rules": LEARNER_RULES,
     }
 
@@ -146,17 +161,23 @@ def make_role_binding(*, namespace: str, labels: Mapping[str, str]) -> dict:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",
-        "metadata": {"name": LEARNER_ROLE, "namespace": namespace, "labels": dict(labels)},
+        "metadata": {
+            "name": LEARNER_ROLE,
+            "namespace": namespace,
+            "labels": dict(labels),
+        },
         "roleRef": {
             "apiGroup": "rbac.authorization.k8s.io",
             "kind": "Role",
             "name": LEARNER_ROLE,
         },
-        "subjects": [{
-            "kind": "ServiceAccount",
-            "name": LEARNER_SERVICE_ACCOUNT,
-            "namespace": namespace,
-        }],
+        "subjects": [
+            {
+                "kind": "ServiceAccount",
+                "name": LEARNER_SERVICE_ACCOUNT,
+                "namespace": namespace,
+            }
+        ],
     }
 
 
@@ -165,7 +186,10 @@ def cluster_role_name(namespace: str) -> str:
 
 
 def make_namespace_cluster_role(
-    *, namespace: str, labels: Mapping[str, str], can_label: bool,
+    *,
+    namespace: str,
+    labels: Mapping[str, str],
+    can_label: bool,
     owner_uid: str,
 ) -> dict:
     """Cluster-scoped rights on the learner's own Namespace object only.
@@ -185,12 +209,14 @@ def make_namespace_cluster_role(
             "labels": dict(labels),
             "ownerReferences": [_namespace_owner(namespace, owner_uid)],
         },
-        "rules": [{
-            "apiGroups": [""],
-            "resources": ["namespaces"],
-            "resourceNames": [namespace],
-            "verbs": verbs,
-        }],
+        "rules": [
+            {
+                "apiGroups": [""],
+                "resources": ["namespaces"],
+                "resourceNames": [namespace],
+                "verbs": verbs,
+            }
+        ],
     }
 
 
@@ -211,11 +237,13 @@ def make_namespace_cluster_role_binding(
             "kind": "ClusterRole",
             "name": name,
         },
-        "subjects": [{
-            "kind": "ServiceAccount",
-            "name": LEARNER_SERVICE_ACCOUNT,
-            "namespace": namespace,
-        }],
+        "subjects": [
+            {
+                "kind": "ServiceAccount",
+                "name": LEARNER_SERVICE_ACCOUNT,
+                "namespace": namespace,
+            }
+        ],
     }
 
 
@@ -227,7 +255,11 @@ def make_resource_quota(*, namespace: str, labels: Mapping[str, str]) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "ResourceQuota",
-        "metadata": {"name": "lab-quota", "namespace": namespace, "labels": dict(labels)},
+        "metadata": {
+            "name": "lab-quota",
+            "namespace": namespace,
+            "labels": dict(labels),
+        },
         "spec": {
             "hard": {
                 "pods": "10",
@@ -251,23 +283,35 @@ def make_limit_range(*, namespace: str, labels: Mapping[str, str]) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "LimitRange",
-        "metadata": {"name": "lab-limits", "namespace": namespace, "labels": dict(labels)},
+        "metadata": {
+            "name": "lab-limits",
+            "namespace": namespace,
+            "labels": dict(labels),
+        },
         "spec": {
-            "limits": [{
-                "type": "Container",
-                "default": {"cpu": "500m", "memory": "256Mi"},
-                "defaultRequest": {"cpu": "50m", "memory": "64Mi"},
-                "max": {"cpu": "1", "memory": "1Gi"},
-            }]
+            "limits": [
+                {
+                    "type": "Container",
+                    "default": {"cpu": "500m", "memory": "256Mi"},
+                    "defaultRequest": {"cpu": "50m", "memory": "64Mi"},
+                    "max": {"cpu": "1", "memory": "1Gi"},
+                }
+            ]
         },
     }
 
 
-def make_default_deny_network_policy(*, namespace: str, labels: Mapping[str, str]) -> dict:
+def make_default_deny_network_policy(
+    *, namespace: str, labels: Mapping[str, str]
+) -> dict:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": {"name": "default-deny", "namespace": namespace, "labels": dict(labels)},
+        "metadata": {
+            "name": "default-deny",
+            "namespace": namespace,
+            "labels": dict(labels),
+        },
         "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
     }
 
@@ -276,24 +320,39 @@ def make_allow_dns_network_policy(*, namespace: str, labels: Mapping[str, str]) 
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": {"name": "allow-dns", "namespace": namespace, "labels": dict(labels)},
+        "metadata": {
+            "name": "allow-dns",
+            "namespace": namespace,
+            "labels": dict(labels),
+        },
         "spec": {
             "podSelector": {},
             "policyTypes": ["Egress"],
-            "egress": [{
-                "to": [{
-                    "namespaceSelector": {
-                        "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                    },
-                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                }],
-                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-            }],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {
+                                    "kubernetes.io/metadata.name": "kube-system"
+                                }
+                            },
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [
+                        {"protocol": "UDP", "port": 53},
+                        {"protocol": "TCP", "port": 53},
+                    ],
+                }
+            ],
         },
     }
 
 
-def place_in_namespace(manifest: Mapping, *, namespace: str, labels: Mapping[str, str]) -> dict:
+def place_in_namespace(
+    manifest: Mapping, *, namespace: str, labels: Mapping[str, str]
+) -> dict:
     """Copy a lab's starting manifest into the namespace, with platform labels."""
     placed = dict(manifest)
     metadata = dict(placed.get("metadata") or {})

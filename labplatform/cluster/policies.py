@@ -37,32 +37,45 @@ def make_namespace_guard_policy() -> dict:
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": GUARD_POLICY_NAME, "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
+        "metadata": {
+            "name": GUARD_POLICY_NAME,
+            "labels": {LABEL_MANAGED_BY: MANAGED_BY},
+        },
         "spec": {
             "failurePolicy": "Fail",
             "matchConstraints": {
-                "resourceRules": [{
-                    "apiGroups": [""],
-                    "apiVersions": ["v1"],
-                    "operations": ["UPDATE"],
-                    "resources": ["namespaces"],
-                }],
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["UPDATE"],
+                        "resources": ["namespaces"],
+                    }
+                ],
                 "objectSelector": {"matchLabels": {LABEL_MANAGED_BY: MANAGED_BY}},
             },
             # Only learners are held to these rules; the platform itself
             # (and cluster admins) may relabel a namespace.
             "matchConditions": [LEARNER_USER_CONDITION],
             "variables": [
-                {"name": "oldLabels",
-                 "expression": "has(oldObject.metadata.labels) ? oldObject.metadata.labels : {}"},
-                {"name": "newLabels",
-                 "expression": "has(object.metadata.labels) ? object.metadata.labels : {}"},
-                {"name": "oldAnnotations",
-                 "expression": "has(oldObject.metadata.annotations) ? "
-                               "oldObject.metadata.annotations : {}"},
-                {"name": "newAnnotations",
-                 "expression": "has(object.metadata.annotations) ? "
-                               "object.metadata.annotations : {}"},
+                {
+                    "name": "oldLabels",
+                    "expression": "has(oldObject.metadata.labels) ? oldObject.metadata.labels : {}",
+                },
+                {
+                    "name": "newLabels",
+                    "expression": "has(object.metadata.labels) ? object.metadata.labels : {}",
+                },
+                {
+                    "name": "oldAnnotations",
+                    "expression": "has(oldObject.metadata.annotations) ? "
+                    "oldObject.metadata.annotations : {}",
+                },
+                {
+                    "name": "newAnnotations",
+                    "expression": "has(object.metadata.annotations) ? "
+                    "object.metadata.annotations : {}",
+                },
                 {"name": "ranks", "expression": ranks},
             ],
             "validations": [
@@ -74,7 +87,7 @@ def make_namespace_guard_policy() -> dict:
                         "variables.newLabels[k] == variables.oldLabels[k]))"
                     ),
                     "message": "The platform's labels on a lab namespace cannot be "
-                               "changed or removed.",
+                    "changed or removed.",
                     "reason": "Forbidden",
                 },
                 {
@@ -85,7 +98,7 @@ def make_namespace_guard_policy() -> dict:
                         "variables.newAnnotations[k] == variables.oldAnnotations[k]))"
                     ),
                     "message": "The platform's annotations on a lab namespace cannot "
-                               "be changed or removed.",
+                    "be changed or removed.",
                     "reason": "Forbidden",
                 },
                 {
@@ -122,7 +135,7 @@ def make_namespace_guard_policy() -> dict:
                         f"variables.newLabels['{prefix}' + m + '-version']))"
                     ),
                     "message": "Pod Security version labels on a lab namespace may only be "
-                               "set to latest.",
+                    "set to latest.",
                     "reason": "Forbidden",
                 },
                 {
@@ -150,30 +163,36 @@ def make_finalizer_guard_policy() -> dict:
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": FINALIZER_POLICY_NAME,
-                     "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
+        "metadata": {
+            "name": FINALIZER_POLICY_NAME,
+            "labels": {LABEL_MANAGED_BY: MANAGED_BY},
+        },
         "spec": {
             "failurePolicy": "Fail",
             "matchConstraints": {
-                "resourceRules": [{
-                    "apiGroups": ["*"],
-                    "apiVersions": ["*"],
-                    "operations": ["CREATE", "UPDATE"],
-                    "resources": ["*"],
-                }],
+                "resourceRules": [
+                    {
+                        "apiGroups": ["*"],
+                        "apiVersions": ["*"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": ["*"],
+                    }
+                ],
                 "namespaceSelector": {"matchLabels": {LABEL_MANAGED_BY: MANAGED_BY}},
             },
             "matchConditions": [LEARNER_USER_CONDITION],
-            "validations": [{
-                "expression": (
-                    "!has(object.metadata.finalizers) || "
-                    "object.metadata.finalizers.all(f, oldObject != null && "
-                    "has(oldObject.metadata.finalizers) && f in oldObject.metadata.finalizers)"
-                ),
-                "message": "Finalizers cannot be added in a lab namespace: nothing would "
-                           "remove them, and the namespace could never be deleted.",
-                "reason": "Forbidden",
-            }],
+            "validations": [
+                {
+                    "expression": (
+                        "!has(object.metadata.finalizers) || "
+                        "object.metadata.finalizers.all(f, oldObject != null && "
+                        "has(oldObject.metadata.finalizers) && f in oldObject.metadata.finalizers)"
+                    ),
+                    "message": "Finalizers cannot be added in a lab namespace: nothing would "
+                    "remove them, and the namespace could never be deleted.",
+                    "reason": "Forbidden",
+                }
+            ],
         },
     }
 
@@ -182,8 +201,10 @@ def make_finalizer_guard_binding() -> dict:
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": FINALIZER_POLICY_NAME,
-                     "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
+        "metadata": {
+            "name": FINALIZER_POLICY_NAME,
+            "labels": {LABEL_MANAGED_BY: MANAGED_BY},
+        },
         "spec": {"policyName": FINALIZER_POLICY_NAME, "validationActions": ["Deny"]},
     }
 
@@ -192,6 +213,9 @@ def make_namespace_guard_binding() -> dict:
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": GUARD_POLICY_NAME, "labels": {LABEL_MANAGED_BY: MANAGED_BY}},
+        "metadata": {
+            "name": GUARD_POLICY_NAME,
+            "labels": {LABEL_MANAGED_BY: MANAGED_BY},
+        },
         "spec": {"policyName": GUARD_POLICY_NAME, "validationActions": ["Deny"]},
     }

@@ -167,7 +167,7 @@ def split_front_matter(text: str, path: Path) -> tuple[dict, str]:
         raise ContentError(f"{path}: invalid front matter: {error}") from None
     if not isinstance(meta, dict):
         raise ContentError(f"{path}: front matter must be a mapping")
-    return meta, text[match.end():]
+    return meta, text[match.end() :]
 
 
 def _comparison_side(data: dict, path: Path) -> ComparisonSide:
@@ -188,12 +188,16 @@ def load_module(folder: Path) -> Module:
         try:
             text = section_file.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise ContentError(f"{path}: section file {section_file.name} not found") from None
-        sections.append(Section(
-            id=_require(entry, "id", path),
-            title=_require(entry, "title", path),
-            html=render_markdown(text),
-        ))
+            raise ContentError(
+                f"{path}: section file {section_file.name} not found"
+            ) from None
+        sections.append(
+            Section(
+                id=_require(entry, "id", path),
+                title=_require(entry, "title", path),
+                html=render_markdown(text),
+            )
+        )
     return Module(
         slug=_require(data, "slug", path),
         position=int(_require(data, "position", path)),
@@ -206,7 +210,10 @@ def load_module(folder: Path) -> Module:
         isolated=_comparison_side(_require(comparison, "isolated", path), path),
         escape=_comparison_side(_require(comparison, "escape", path), path),
         glossary=tuple(
-            GlossaryEntry(term=_require(g, "term", path), definition=_require(g, "definition", path))
+            GlossaryEntry(
+                term=_require(g, "term", path),
+                definition=_require(g, "definition", path),
+            )
             for g in data.get("glossary") or ()
         ),
         sections=tuple(sections),
@@ -221,45 +228,76 @@ def load_lab(folder: Path) -> Lab:
         raise ContentError(f"{path}: level {level!r} is not one of {', '.join(LEVELS)}")
     namespace = data.get("namespace") or {}
     steps = []
-    step_files = sorted(path for path in (folder / "steps").glob("*.md")
-                        if not path.name.endswith(".solution.md"))
+    step_files = sorted(
+        path
+        for path in (folder / "steps").glob("*.md")
+        if not path.name.endswith(".solution.md")
+    )
     for number, step_file in enumerate(step_files, start=1):
-        meta, body = split_front_matter(step_file.read_text(encoding="utf-8"), step_file)
+        meta, body = split_front_matter(
+            step_file.read_text(encoding="utf-8"), step_file
+        )
         solution_file = step_file.with_name(step_file.stem + ".solution.md")
-        solution = solution_file.read_text(encoding="utf-8") if solution_file.exists() else ""
-        steps.append(Step(
-            number=number,
-            title=_require(meta, "title", step_file),
-            hint=str(meta.get("hint", "")),
-            html=render_markdown(body),
-            solution_html=render_markdown(solution) if solution else "",
-        ))
+        solution = (
+            solution_file.read_text(encoding="utf-8") if solution_file.exists() else ""
+        )
+        steps.append(
+            Step(
+                number=number,
+                title=_require(meta, "title", step_file),
+                hint=str(meta.get("hint", "")),
+                html=render_markdown(body),
+                solution_html=render_markdown(solution) if solution else "",
+            )
+        )
     questions = []
     for question_id, entry in (data.get("questions") or {}).items():
         choices = tuple(str(choice) for choice in _require(entry, "choices", path))
         answer = str(_require(entry, "answer", path))
         if answer not in choices:
-            raise ContentError(f"{path}: question {question_id!r} has answer {answer!r}, "
-                               "which is not one of its choices")
-        questions.append(Question(id=question_id, prompt=_require(entry, "prompt", path),
-                                  choices=choices, answer=answer))
+            raise ContentError(
+                f"{path}: question {question_id!r} has answer {answer!r}, "
+                "which is not one of its choices"
+            )
+        questions.append(
+            Question(
+                id=question_id,
+                prompt=_require(entry, "prompt", path),
+                choices=choices,
+                answer=answer,
+            )
+        )
     editor_files = []
     for entry in data.get("editor") or ():
         name = str(_require(entry, "file", path))
         action = _require(entry, "action", path)
         if not EDITOR_FILE_NAME.match(name):
-            raise ContentError(f"{path}: editor file name {name!r} must be a plain file name")
+            raise ContentError(
+                f"{path}: editor file name {name!r} must be a plain file name"
+            )
         if action not in EDITOR_ACTIONS:
-            raise ContentError(f"{path}: editor action {action!r} is not one of "
-                               f"{', '.join(EDITOR_ACTIONS)}")
+            raise ContentError(
+                f"{path}: editor action {action!r} is not one of "
+                f"{', '.join(EDITOR_ACTIONS)}"
+            )
         starter = entry.get("starter")
         if starter is not None and not (folder / starter).is_file():
-            raise ContentError(f"{path}: editor starter {starter!r} not found in the lab")
-        editor_files.append(EditorFile(name=name, mode=entry.get("mode", "yaml"),
-                                       action=action, starter=starter))
+            raise ContentError(
+                f"{path}: editor starter {starter!r} not found in the lab"
+            )
+        editor_files.append(
+            EditorFile(
+                name=name,
+                mode=entry.get("mode", "yaml"),
+                action=action,
+                starter=starter,
+            )
+        )
     slug = _require(data, "slug", path)
     if slug != folder.name:
-        raise ContentError(f"{path}: slug {slug!r} must match the folder name {folder.name!r}")
+        raise ContentError(
+            f"{path}: slug {slug!r} must match the folder name {folder.name!r}"
+        )
     return Lab(
         slug=slug,
         module_slug=_require(data, "module", path),
@@ -279,8 +317,11 @@ def load_lab(folder: Path) -> Lab:
 
 def load_catalog(modules_dir: Path, labs_dir: Path) -> Catalog:
     modules = sorted(
-        (load_module(folder) for folder in modules_dir.iterdir()
-         if (folder / "module.yaml").exists()),
+        (
+            load_module(folder)
+            for folder in modules_dir.iterdir()
+            if (folder / "module.yaml").exists()
+        ),
         key=lambda module: module.position,
     )
     labs = {}

@@ -95,11 +95,17 @@ class GradingContext:
     def objects(self, kind: str) -> list[dict]:
         """List objects of kind in the learner's namespace (or the offline set)."""
         if self.offline:
-            return [obj for obj in self.offline_objects or () if obj.get("kind") == kind]
+            return [
+                obj for obj in self.offline_objects or () if obj.get("kind") == kind
+            ]
         from labplatform.cluster import kube
 
-        return self.cached(f"objects:{kind}", lambda: kube.list_objects(
-            KIND_API_VERSIONS[kind], kind, namespace=self.namespace))
+        return self.cached(
+            f"objects:{kind}",
+            lambda: kube.list_objects(
+                KIND_API_VERSIONS[kind], kind, namespace=self.namespace
+            ),
+        )
 
     def submitted_file(self, name: str) -> str | None:
         """Return a file the learner submitted (kept in the lab-submission ConfigMap)."""
@@ -144,8 +150,12 @@ class Check:
             finding = Finding(Status.ERROR, f"The cluster rejected a read: {error}")
         hint = self.hint if finding.status != Status.PASS else ""
         return CheckResult(
-            id=self.id, title=self.title, status=finding.status,
-            observed=finding.observed, hint=hint, detail=finding.detail,
+            id=self.id,
+            title=self.title,
+            status=finding.status,
+            observed=finding.observed,
+            hint=hint,
+            detail=finding.detail,
             duration_ms=int((time.monotonic() - started) * 1000),
         )
 

@@ -17,7 +17,9 @@ def _surface(grader, text: str) -> dict:
 def dockerfile_comparison(*, lab: Lab, namespace: str) -> dict:
     """Compare the lab's starting Dockerfile with the learner's submission."""
     grader = load_grader(lab.folder)
-    before = _surface(grader, (lab.resources_dir / "Dockerfile").read_text(encoding="utf-8"))
+    before = _surface(
+        grader, (lab.resources_dir / "Dockerfile").read_text(encoding="utf-8")
+    )
     config_map = kube.get("v1", "ConfigMap", SUBMISSION_CONFIGMAP, namespace)
     submitted = ((config_map or {}).get("data") or {}).get("Dockerfile")
     after = _surface(grader, submitted) if submitted is not None else None

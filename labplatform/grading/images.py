@@ -68,11 +68,25 @@ DISTRIBUTIONS = {
     "registry.access.redhat.com/ubi8/ubi-minimal": "microdnf",
     "registry.access.redhat.com/ubi9/ubi-minimal": "microdnf",
 }
-LANGUAGE_IMAGES = frozenset({
-    "python", "golang", "node", "ruby", "php", "perl", "rust", "openjdk",
-    "eclipse-temurin", "amazoncorretto", "maven", "gradle", "nginx", "httpd",
-    "buildpack-deps",
-})
+LANGUAGE_IMAGES = frozenset(
+    {
+        "python",
+        "golang",
+        "node",
+        "ruby",
+        "php",
+        "perl",
+        "rust",
+        "openjdk",
+        "eclipse-temurin",
+        "amazoncorretto",
+        "maven",
+        "gradle",
+        "nginx",
+        "httpd",
+        "buildpack-deps",
+    }
+)
 # Non-root users that a distribution's /etc/passwd defines, by name.
 DISTRIBUTION_USERS = {"nobody": NOBODY_UID}
 LANGUAGE_IMAGE_USERS = {"node": {"node": 1000}}
@@ -122,7 +136,7 @@ def split_reference(reference: str) -> tuple[str, str | None, str | None]:
     slash = name.rfind("/")
     colon = name.rfind(":")
     if colon > slash:
-        name, tag = name[:colon], name[colon + 1:]
+        name, tag = name[:colon], name[colon + 1 :]
     for prefix in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
         name = name.removeprefix(prefix)
     name = name.removeprefix("library/")
@@ -132,12 +146,22 @@ def split_reference(reference: str) -> tuple[str, str | None, str | None]:
 def identify_image(reference: str) -> BaseImage:
     """Look an image reference up in the table of known base images."""
     repository, tag, digest = split_reference(reference)
-    common = {"reference": reference, "repository": repository, "tag": tag,
-              "digest": digest}
+    common = {
+        "reference": reference,
+        "repository": repository,
+        "tag": tag,
+        "digest": digest,
+    }
 
     if repository == "scratch":
-        return BaseImage(**common, family="scratch", default_user="0",
-                         has_shell=False, package_manager="", size_bytes=0)
+        return BaseImage(
+            **common,
+            family="scratch",
+            default_user="0",
+            has_shell=False,
+            package_manager="",
+            size_bytes=0,
+        )
     if repository.startswith(DISTROLESS_PREFIX):
         return _distroless(repository, tag, digest, common)
     if repository.startswith(CHAINGUARD_PREFIX):
@@ -148,16 +172,28 @@ def identify_image(reference: str) -> BaseImage:
     elif repository in LANGUAGE_IMAGES:
         manager = "apk" if tag and "alpine" in tag else "apt"
     else:
-        return BaseImage(**common, family="unknown", default_user=None,
-                         has_shell=None, package_manager=None)
+        return BaseImage(
+            **common,
+            family="unknown",
+            default_user=None,
+            has_shell=None,
+            package_manager=None,
+        )
     users = {**DISTRIBUTION_USERS, **LANGUAGE_IMAGE_USERS.get(repository, {})}
-    return BaseImage(**common, family="distribution", default_user="0",
-                     has_shell=True, package_manager=manager or "", users=users,
-                     size_bytes=_published_size(repository, tag))
+    return BaseImage(
+        **common,
+        family="distribution",
+        default_user="0",
+        has_shell=True,
+        package_manager=manager or "",
+        users=users,
+        size_bytes=_published_size(repository, tag),
+    )
 
 
-def _distroless(repository: str, tag: str | None, digest: str | None,
-                common: dict) -> BaseImage:
+def _distroless(
+    repository: str, tag: str | None, digest: str | None, common: dict
+) -> BaseImage:
     name = repository.removeprefix(DISTROLESS_PREFIX)
     match = re.fullmatch(r"(?P<flavor>.+?)(?:-debian(?P<release>\d+))?", name)
     flavor = match.group("flavor") if match else name
@@ -171,10 +207,17 @@ def _distroless(repository: str, tag: str | None, digest: str | None,
         has_shell = variant.startswith("debug")
         default_user = str(NONROOT_UID) if "nonroot" in variant else "0"
     size = PUBLISHED_SIZES.get((DISTROLESS_PREFIX + flavor, None))
-    return BaseImage(**common, family="distroless", default_user=default_user,
-                     has_shell=has_shell, package_manager="",
-                     users={"nonroot": NONROOT_UID, "nobody": NOBODY_UID},
-                     size_bytes=size, debian_release=release, flavor=flavor)
+    return BaseImage(
+        **common,
+        family="distroless",
+        default_user=default_user,
+        has_shell=has_shell,
+        package_manager="",
+        users={"nonroot": NONROOT_UID, "nobody": NOBODY_UID},
+        size_bytes=size,
+        debian_release=release,
+        flavor=flavor,
+    )
 
 
 def _chainguard(repository: str, tag: str | None, common: dict) -> BaseImage:
@@ -182,12 +225,23 @@ def _chainguard(repository: str, tag: str | None, common: dict) -> BaseImage:
     development = bool(tag) and (tag == "dev" or tag.endswith("-dev"))
     if flavor == "wolfi-base":
         # wolfi-base is a starting point for builds: it ships a shell and apk.
-        return BaseImage(**common, family="chainguard", default_user=None,
-                         has_shell=True, package_manager="apk", flavor=flavor)
-    return BaseImage(**common, family="chainguard", default_user=str(NONROOT_UID),
-                     has_shell=development,
-                     package_manager="apk" if development else "",
-                     users={"nonroot": NONROOT_UID}, flavor=flavor)
+        return BaseImage(
+            **common,
+            family="chainguard",
+            default_user=None,
+            has_shell=True,
+            package_manager="apk",
+            flavor=flavor,
+        )
+    return BaseImage(
+        **common,
+        family="chainguard",
+        default_user=str(NONROOT_UID),
+        has_shell=development,
+        package_manager="apk" if development else "",
+        users={"nonroot": NONROOT_UID},
+        flavor=flavor,
+    )
 
 
 def _published_size(repository: str, tag: str | None) -> int | None:

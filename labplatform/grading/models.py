@@ -21,7 +21,9 @@ class GradingRun(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="grading_runs"
     )
     lab_slug = models.SlugField(max_length=64)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED
+    )
     # One dict per check: id, title, status, observed, hint, detail, duration_ms.
     results = models.JSONField(default=list, blank=True)
     passed_count = models.PositiveIntegerField(default=0)
@@ -39,4 +41,7 @@ class GradingRun(models.Model):
 
     @property
     def all_passed(self) -> bool:
-        return self.status == self.Status.DONE and self.passed_count == self.total_count > 0
+        return (
+            self.status == self.Status.DONE
+            and self.passed_count == self.total_count > 0
+        )

@@ -35,10 +35,15 @@ def grading_request(*, session: LabSession) -> GradingRun:
     # One pending run per session: pressing the button again while a run
     # is queued returns that run instead of queueing more work. A run
     # pending for longer than a task may live was lost and does not count.
-    pending = session.grading_runs.filter(
-        status__in=(GradingRun.Status.QUEUED, GradingRun.Status.RUNNING),
-        created_at__gte=timezone.now() - timedelta(seconds=PENDING_RUN_TIMEOUT_SECONDS),
-    ).order_by("-created_at").first()
+    pending = (
+        session.grading_runs.filter(
+            status__in=(GradingRun.Status.QUEUED, GradingRun.Status.RUNNING),
+            created_at__gte=timezone.now()
+            - timedelta(seconds=PENDING_RUN_TIMEOUT_SECONDS),
+        )
+        .order_by("-created_at")
+        .first()
+    )
     if pending is not None:
         return pending
     with transaction.atomic():
@@ -51,7 +56,11 @@ def grading_request(*, session: LabSession) -> GradingRun:
 
 def grading_run(*, run_id) -> GradingRun | None:
     """Run every check of the lab against the cluster and store the results."""
-    run = GradingRun.objects.select_related("session", "learner").filter(pk=run_id).first()
+    run = (
+        GradingRun.objects.select_related("session", "learner")
+        .filter(pk=run_id)
+        .first()
+    )
     if run is None:
         return None
     if run.status == GradingRun.Status.DONE:
@@ -62,8 +71,10 @@ def grading_run(*, run_id) -> GradingRun | None:
     GradingRun.objects.filter(pk=run.pk).update(status=GradingRun.Status.RUNNING)
     grader = load_grader(lab.folder)
     context = GradingContext(
-        namespace=session.namespace, lab_slug=session.lab_slug,
-        audit_reviewed_at=session.audit_reviewed_at, answers=dict(session.answers),
+        namespace=session.namespace,
+        lab_slug=session.lab_slug,
+        audit_reviewed_at=session.audit_reviewed_at,
+        answers=dict(session.answers),
     )
     results = run_checks(grader.CHECKS, context)
 
@@ -72,16 +83,31 @@ def grading_run(*, run_id) -> GradingRun | None:
     run.passed_count = sum(1 for r in results if r.status == Status.PASS)
     run.status = GradingRun.Status.DONE
     run.finished_at = timezone.now()
-    run.save(update_fields=["results", "total_count", "passed_count", "status", "finished_at"])
+    run.save(
+        update_fields=[
+            "results",
+            "total_count",
+            "passed_count",
+            "status",
+            "finished_at",
+        ]
+    )
     _update_progress(run)
 
     failed = [r.id for r in results if r.status == Status.FAIL]
-    logger.info("Graded lab %s for learner %s (namespace %s): %d/%d passed%s",
-                run.lab_slug, run.learner.get_username(), session.namespace,
-                run.passed_count, run.total_count,
-                f"; failed: {', '.join(failed)}" if failed else "")
-    live.push_html(session.group_name,
-                   render_to_string("labs/_grading_run.html", {"run": run, "oob": True}))
+    logger.info(
+        "Graded lab %s for learner %s (namespace %s): %d/%d passed%s",
+        run.lab_slug,
+        run.learner.get_username(),
+        session.namespace,
+        run.passed_count,
+        run.total_count,
+        f"; failed: {', '.join(failed)}" if failed else "",
+    )
+    live.push_html(
+        session.group_name,
+        render_to_string("labs/_grading_run.html", {"run": run, "oob": True}),
+    )
     return run
 
 
@@ -93,12 +119,16 @@ def grading_fail(*, run_id, message: str) -> None:
         status=GradingRun.Status.ERROR, error=message, finished_at=timezone.now()
     )
     run.refresh_from_db()
-    live.push_html(run.session.group_name,
-                   render_to_string("labs/_grading_run.html", {"run": run, "oob": True}))
+    live.push_html(
+        run.session.group_name,
+        render_to_string("labs/_grading_run.html", {"run": run, "oob": True}),
+    )
 
 
 def _update_progress(run: GradingRun) -> None:
-    progress, _ = LabProgress.objects.get_or_create(learner=run.learner, lab_slug=run.lab_slug)
+    progress, _ = LabProgress.objects.get_or_create(
+        learner=run.learner, lab_slug=run.lab_slug
+    )
     # Progress keeps the best run; a grader with a new number of checks
     # starts the count again.
     if progress.checks_total != run.total_count:

@@ -7,8 +7,15 @@ from labplatform.cluster.kube import ClusterUnavailable
 from . import services
 
 
-@shared_task(bind=True, autoretry_for=(ClusterUnavailable,), retry_backoff=True,
-             retry_backoff_max=5, max_retries=3, soft_time_limit=30, time_limit=45)
+@shared_task(
+    bind=True,
+    autoretry_for=(ClusterUnavailable,),
+    retry_backoff=True,
+    retry_backoff_max=5,
+    max_retries=3,
+    soft_time_limit=30,
+    time_limit=45,
+)
 def grade_session(self, run_id: str) -> None:
     try:
         services.grading_run(run_id=run_id)

@@ -33,14 +33,20 @@ class SessionStatusConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         problem = origin_problem(dict(self.scope.get("headers", [])))
         if problem or user is None or not user.is_authenticated:
-            logger.warning("Status socket for session %s rejected: %s",
-                           session_id, problem or "not logged in")
+            logger.warning(
+                "Status socket for session %s rejected: %s",
+                session_id,
+                problem or "not logged in",
+            )
             await self.close(code=4403)
             return
         session = await database_sync_to_async(_owned_session)(session_id, user)
         if session is None:
-            logger.warning("Status socket for session %s rejected: not owned by %s",
-                           session_id, user.get_username())
+            logger.warning(
+                "Status socket for session %s rejected: not owned by %s",
+                session_id,
+                user.get_username(),
+            )
             await self.close(code=4403)
             return
         self.group = session.group_name

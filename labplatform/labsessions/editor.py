@@ -55,11 +55,14 @@ def _home(session: LabSession) -> Path:
 def editor_file_read(*, session: LabSession, lab: Lab, editor_file: EditorFile) -> str:
     """Return the learner's copy of the file, else the lab's starter text."""
     try:
-        text = safefs.read_text(_home(session), f"lab/{editor_file.name}",
-                                max_bytes=MAX_EDITOR_BYTES)
+        text = safefs.read_text(
+            _home(session), f"lab/{editor_file.name}", max_bytes=MAX_EDITOR_BYTES
+        )
     except safefs.UnsafePath as error:
-        raise EditorError(f"~/lab/{editor_file.name} cannot be opened in the editor: "
-                          f"{error}. Replace it with a plain file.") from None
+        raise EditorError(
+            f"~/lab/{editor_file.name} cannot be opened in the editor: "
+            f"{error}. Replace it with a plain file."
+        ) from None
     if text is not None:
         return text
     if editor_file.starter:
@@ -69,10 +72,14 @@ def editor_file_read(*, session: LabSession, lab: Lab, editor_file: EditorFile) 
 
 def validate_text(text: str) -> str:
     if len(text.encode("utf-8")) > MAX_EDITOR_BYTES:
-        raise EditorError(f"The file is larger than {MAX_EDITOR_BYTES // 1024} KiB; "
-                          "shorten it and save again.")
+        raise EditorError(
+            f"The file is larger than {MAX_EDITOR_BYTES // 1024} KiB; "
+            "shorten it and save again."
+        )
     if "\x00" in text:
-        raise EditorError("The file contains NUL bytes, so it is not text; paste text only.")
+        raise EditorError(
+            "The file contains NUL bytes, so it is not text; paste text only."
+        )
     return text.replace("\r\n", "\n")
 
 
@@ -86,22 +93,33 @@ def parse_manifests(text: str, *, namespace: str) -> list[dict]:
         raise EditorError("The file contains no Kubernetes object.")
     objects = []
     for index, document in enumerate(documents, start=1):
-        if not isinstance(document, dict) or not {"apiVersion", "kind"} <= document.keys():
-            raise EditorError(f"Document {index} is not a Kubernetes object: it needs "
-                              "apiVersion, kind and metadata.name.")
+        if (
+            not isinstance(document, dict)
+            or not {"apiVersion", "kind"} <= document.keys()
+        ):
+            raise EditorError(
+                f"Document {index} is not a Kubernetes object: it needs "
+                "apiVersion, kind and metadata.name."
+            )
         metadata = document.get("metadata")
         if not isinstance(metadata, dict) or not metadata.get("name"):
-            raise EditorError(f"Document {index} ({document['kind']}) has no metadata.name.")
+            raise EditorError(
+                f"Document {index} ({document['kind']}) has no metadata.name."
+            )
         requested = metadata.get("namespace")
         if requested not in (None, namespace):
-            raise EditorError(f"Document {index} asks for namespace {requested!r}; objects "
-                              f"can only go into your namespace {namespace!r}. Remove "
-                              "metadata.namespace.")
+            raise EditorError(
+                f"Document {index} asks for namespace {requested!r}; objects "
+                f"can only go into your namespace {namespace!r}. Remove "
+                "metadata.namespace."
+            )
         objects.append({**document, "metadata": {**metadata, "namespace": namespace}})
     return objects
 
 
-def editor_file_save(*, session: LabSession, editor_file: EditorFile, text: str) -> SaveResult:
+def editor_file_save(
+    *, session: LabSession, editor_file: EditorFile, text: str
+) -> SaveResult:
     """Store the text in the workspace, then submit or apply it as the learner."""
     result = SaveResult()
     text = validate_text(text)
@@ -110,23 +128,39 @@ def editor_file_save(*, session: LabSession, editor_file: EditorFile, text: str)
         objects = parse_manifests(text, namespace=session.namespace)
 
     try:
-        safefs.write_text(_home(session), f"lab/{editor_file.name}", text,
-                          owner=sandbox_host_uid(str(session.id)))
+        safefs.write_text(
+            _home(session),
+            f"lab/{editor_file.name}",
+            text,
+            owner=sandbox_host_uid(str(session.id)),
+        )
     except safefs.UnsafePath as error:
-        raise EditorError(f"~/lab/{editor_file.name} cannot be saved: {error}. Remove "
-                          "the link or folder in the terminal and save again.") from None
+        raise EditorError(
+            f"~/lab/{editor_file.name} cannot be saved: {error}. Remove "
+            "the link or folder in the terminal and save again."
+        ) from None
     result.saved = True
     result.add("ok", f"Saved ~/lab/{editor_file.name} in your workspace.")
 
     token = kube.request_service_account_token(
-        namespace=session.namespace, name=LEARNER_SERVICE_ACCOUNT, expiration_seconds=600,
+        namespace=session.namespace,
+        name=LEARNER_SERVICE_ACCOUNT,
+        expiration_seconds=600,
     )
     if editor_file.action == "submit":
-        kube.apply_as(token, {
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": SUBMISSION_CONFIGMAP, "namespace": session.namespace},
-            "data": {editor_file.name: text},
-        }, field_manager=FIELD_MANAGER)
+        kube.apply_as(
+            token,
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": SUBMISSION_CONFIGMAP,
+                    "namespace": session.namespace,
+                },
+                "data": {editor_file.name: text},
+            },
+            field_manager=FIELD_MANAGER,
+        )
         result.add("ok", f"Submitted {editor_file.name} for grading.")
     for obj in objects:
         label = f"{obj['kind']} {obj['metadata']['name']}"
@@ -138,9 +172,13 @@ def editor_file_save(*, session: LabSession, editor_file: EditorFile, text: str)
             result.add("error", f"{label} was rejected: {_api_message(error)}")
             continue
         result.add("ok", f"{label} applied.")
-    logger.info("Editor saved %s for session %s (namespace %s): %s",
-                editor_file.name, session.id, session.namespace,
-                "; ".join(text for _, text in result.messages))
+    logger.info(
+        "Editor saved %s for session %s (namespace %s): %s",
+        editor_file.name,
+        session.id,
+        session.namespace,
+        "; ".join(text for _, text in result.messages),
+    )
     return result
 
 

@@ -25,7 +25,9 @@ def push_html(group: str, html: str) -> None:
 
 
 def push_session_status(session) -> None:
-    html = render_to_string("labs/_session_status.html", {"session": session, "oob": True})
+    html = render_to_string(
+        "labs/_session_status.html", {"session": session, "oob": True}
+    )
     push_html(session.group_name, html)
 
 
@@ -37,4 +39,6 @@ def push_session_closed(session) -> None:
     try:
         async_to_sync(layer.group_send)(session.group_name, {"type": "session.closed"})
     except Exception as error:  # noqa: BLE001 - any layer failure is non-fatal here
-        logger.warning("Could not notify terminals of session %s: %s", session.id, error)
+        logger.warning(
+            "Could not notify terminals of session %s: %s", session.id, error
+        )

@@ -25,7 +25,9 @@ class LabSession(models.Model):
     )
     lab_slug = models.SlugField(max_length=64)
     namespace = models.CharField(max_length=63, unique=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING
+    )
     # Provisioning steps done so far, shown live while the namespace is built.
     progress = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
@@ -71,8 +73,9 @@ class LabProgress(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lab_progress"
     )
     lab_slug = models.SlugField(max_length=64)
-    status = models.CharField(max_length=16, choices=Status.choices,
-                              default=Status.NOT_STARTED)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.NOT_STARTED
+    )
     checks_passed = models.PositiveIntegerField(default=0)
     checks_total = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -81,8 +84,10 @@ class LabProgress(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["learner", "lab_slug"],
-                                    name="one_progress_row_per_learner_and_lab")
+            models.UniqueConstraint(
+                fields=["learner", "lab_slug"],
+                name="one_progress_row_per_learner_and_lab",
+            )
         ]
 
     def __str__(self) -> str:
@@ -93,7 +98,9 @@ class SolutionReveal(models.Model):
     """A learner opened a step's solution; instructors see who needed help."""
 
     learner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="solution_reveals"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="solution_reveals",
     )
     lab_slug = models.SlugField(max_length=64)
     step_number = models.PositiveSmallIntegerField()
@@ -102,8 +109,10 @@ class SolutionReveal(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["learner", "lab_slug", "step_number"],
-                                    name="one_reveal_row_per_learner_step")
+            models.UniqueConstraint(
+                fields=["learner", "lab_slug", "step_number"],
+                name="one_reveal_row_per_learner_step",
+            )
         ]
 
     def __str__(self) -> str:

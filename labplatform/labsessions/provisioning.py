@@ -55,34 +55,55 @@ def build_environment(
     ensure_platform_policies()
     report("Cluster guard rails in place")
 
-    namespace_object = kube.apply(manifests.make_namespace(
-        name=namespace, labels=labels, lab_labels=lab.namespace_labels,
-        expires_at=expires_at, learner_name=learner_name,
-    ))
+    namespace_object = kube.apply(
+        manifests.make_namespace(
+            name=namespace,
+            labels=labels,
+            lab_labels=lab.namespace_labels,
+            expires_at=expires_at,
+            learner_name=learner_name,
+        )
+    )
     namespace_uid = namespace_object["metadata"]["uid"]
     report(f"Namespace {namespace} created")
 
-    kube.apply(manifests.make_default_service_account(namespace=namespace, labels=labels))
+    kube.apply(
+        manifests.make_default_service_account(namespace=namespace, labels=labels)
+    )
     kube.apply(manifests.make_service_account(namespace=namespace, labels=labels))
     kube.apply(manifests.make_role(namespace=namespace, labels=labels))
     kube.apply(manifests.make_role_binding(namespace=namespace, labels=labels))
-    kube.apply(manifests.make_namespace_cluster_role(
-        namespace=namespace, labels=labels, can_label=lab.can_label_namespace,
-        owner_uid=namespace_uid,
-    ))
-    kube.apply(manifests.make_namespace_cluster_role_binding(
-        namespace=namespace, labels=labels, owner_uid=namespace_uid,
-    ))
+    kube.apply(
+        manifests.make_namespace_cluster_role(
+            namespace=namespace,
+            labels=labels,
+            can_label=lab.can_label_namespace,
+            owner_uid=namespace_uid,
+        )
+    )
+    kube.apply(
+        manifests.make_namespace_cluster_role_binding(
+            namespace=namespace,
+            labels=labels,
+            owner_uid=namespace_uid,
+        )
+    )
     report("Learner account and permissions set")
 
     kube.apply(manifests.make_resource_quota(namespace=namespace, labels=labels))
     kube.apply(manifests.make_limit_range(namespace=namespace, labels=labels))
-    kube.apply(manifests.make_default_deny_network_policy(namespace=namespace, labels=labels))
-    kube.apply(manifests.make_allow_dns_network_policy(namespace=namespace, labels=labels))
+    kube.apply(
+        manifests.make_default_deny_network_policy(namespace=namespace, labels=labels)
+    )
+    kube.apply(
+        manifests.make_allow_dns_network_policy(namespace=namespace, labels=labels)
+    )
     report("Quota, limits and network policy applied")
 
     for resource in load_starting_resources(lab):
-        kube.apply(manifests.place_in_namespace(resource, namespace=namespace, labels=labels))
+        kube.apply(
+            manifests.place_in_namespace(resource, namespace=namespace, labels=labels)
+        )
     report("Lab starting resources deployed")
 
 

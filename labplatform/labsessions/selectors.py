@@ -14,14 +14,21 @@ def lab_page_state(*, user, lab) -> dict:
     if not user.is_authenticated:
         return {"session": None, "latest_run": None, "progress": None}
     session = (
-        LabSession.objects.filter(learner=user, lab_slug=lab.slug,
-                                  status__in=LabSession.ACTIVE_STATUSES)
-        .order_by("-created_at").first()
+        LabSession.objects.filter(
+            learner=user, lab_slug=lab.slug, status__in=LabSession.ACTIVE_STATUSES
+        )
+        .order_by("-created_at")
+        .first()
     )
     if session is None:
-        session = (LabSession.objects.filter(learner=user, lab_slug=lab.slug)
-                   .order_by("-created_at").first())
-    latest_run = session.grading_runs.order_by("-created_at").first() if session else None
+        session = (
+            LabSession.objects.filter(learner=user, lab_slug=lab.slug)
+            .order_by("-created_at")
+            .first()
+        )
+    latest_run = (
+        session.grading_runs.order_by("-created_at").first() if session else None
+    )
     progress = LabProgress.objects.filter(learner=user, lab_slug=lab.slug).first()
     return {"session": session, "latest_run": latest_run, "progress": progress}
 

@@ -59,7 +59,8 @@ def session_start(*, learner, lab_slug: str) -> tuple[LabSession, bool]:
     if existing is not None:
         return existing, False
     active = LabSession.objects.filter(
-        learner=learner, status__in=LabSession.ACTIVE_STATUSES).count()
+        learner=learner, status__in=LabSession.ACTIVE_STATUSES
+    ).count()
     if active >= MAX_ACTIVE_SESSIONS_PER_LEARNER:
         raise TooManySessions(
             f"You already have {active} labs running; end one before starting another."
@@ -76,13 +77,15 @@ def session_start(*, learner, lab_slug: str) -> tuple[LabSession, bool]:
                 expires_at=now + timedelta(minutes=settings.LAB_SESSION_MINUTES),
             )
             session.namespace = make_namespace_name(
-                username=learner.get_username(), lab_slug=lab_slug,
+                username=learner.get_username(),
+                lab_slug=lab_slug,
                 session_key=str(session.id),
             )
             session.save()
             LabProgress.objects.get_or_create(learner=learner, lab_slug=lab_slug)
             LabProgress.objects.filter(
-                learner=learner, lab_slug=lab_slug,
+                learner=learner,
+                lab_slug=lab_slug,
                 status=LabProgress.Status.NOT_STARTED,
             ).update(status=LabProgress.Status.IN_PROGRESS, started_at=now)
             transaction.on_commit(lambda: provision_session.delay(str(session.id)))
@@ -93,8 +96,13 @@ def session_start(*, learner, lab_slug: str) -> tuple[LabSession, bool]:
             raise
         return existing, False
 
-    logger.info("Learner %s started lab %s (session %s, namespace %s)",
-                learner.get_username(), lab_slug, session.id, session.namespace)
+    logger.info(
+        "Learner %s started lab %s (session %s, namespace %s)",
+        learner.get_username(),
+        lab_slug,
+        session.id,
+        session.namespace,
+    )
     return session, True
 
 
@@ -110,16 +118,26 @@ def session_provision(*, session_id) -> LabSession | None:
     if session is None:
         logger.warning("Provisioning skipped: session %s no longer exists", session_id)
         return None
-    if session.status not in (LabSession.Status.PENDING, LabSession.Status.PROVISIONING,
-                              LabSession.Status.READY):
-        logger.info("Provisioning skipped: session %s is %s", session.id, session.status)
+    if session.status not in (
+        LabSession.Status.PENDING,
+        LabSession.Status.PROVISIONING,
+        LabSession.Status.READY,
+    ):
+        logger.info(
+            "Provisioning skipped: session %s is %s", session.id, session.status
+        )
         return session
 
     lab = get_catalog().lab(session.lab_slug)
-    deadline = session.created_at + timedelta(seconds=settings.LAB_PROVISION_DEADLINE_SECONDS)
+    deadline = session.created_at + timedelta(
+        seconds=settings.LAB_PROVISION_DEADLINE_SECONDS
+    )
     if timezone.now() > deadline and session.status != LabSession.Status.READY:
-        _fail(session, "The lab environment was not ready in time. End the lab and "
-                       "start it again; if this repeats, ask your instructor.")
+        _fail(
+            session,
+            "The lab environment was not ready in time. End the lab and "
+            "start it again; if this repeats, ask your instructor.",
+        )
         return session
 
     started = time.monotonic()
@@ -129,7 +147,9 @@ def session_provision(*, session_id) -> LabSession | None:
     session.status = LabSession.Status.PROVISIONING
     session.progress = []
     labels = manifests.make_platform_labels(
-        session_id=str(session.id), lab_slug=session.lab_slug, learner_id=session.learner_id
+        session_id=str(session.id),
+        lab_slug=session.lab_slug,
+        learner_id=session.learner_id,
     )
     provisioning.build_environment(
         lab=lab,
@@ -146,9 +166,13 @@ def session_provision(*, session_id) -> LabSession | None:
     ).update(status=LabSession.Status.READY, ready_at=timezone.now())
     session.refresh_from_db()
     if updated:
-        logger.info("Namespace %s ready for learner %s, lab %s in %d ms",
-                    session.namespace, session.learner.get_username(), session.lab_slug,
-                    (time.monotonic() - started) * 1000)
+        logger.info(
+            "Namespace %s ready for learner %s, lab %s in %d ms",
+            session.namespace,
+            session.learner.get_username(),
+            session.lab_slug,
+            (time.monotonic() - started) * 1000,
+        )
     live.push_session_status(session)
     return session
 
@@ -158,13 +182,21 @@ def _fail(session: LabSession, message: str) -> None:
         status=LabSession.Status.FAILED, error=message, ended_at=timezone.now()
     )
     session.refresh_from_db()
-    logger.error("Session %s (lab %s, namespace %s) failed: %s",
-                 session.id, session.lab_slug, session.namespace, message)
+    logger.error(
+        "Session %s (lab %s, namespace %s) failed: %s",
+        session.id,
+        session.lab_slug,
+        session.namespace,
+        message,
+    )
     try:
         provisioning.delete_environment(namespace=session.namespace)
     except kube.ClusterError as error:
-        logger.warning("Clean-up of namespace %s after failure did not finish: %s",
-                       session.namespace, error)
+        logger.warning(
+            "Clean-up of namespace %s after failure did not finish: %s",
+            session.namespace,
+            error,
+        )
     live.push_session_status(session)
 
 
@@ -178,9 +210,9 @@ def session_request_end(*, session: LabSession) -> None:
     """Mark the session ending and enqueue the namespace's deletion."""
     from .tasks import end_session
 
-    LabSession.objects.filter(pk=session.pk, status__in=LabSession.ACTIVE_STATUSES).update(
-        status=LabSession.Status.ENDING
-    )
+    LabSession.objects.filter(
+        pk=session.pk, status__in=LabSession.ACTIVE_STATUSES
+    ).update(status=LabSession.Status.ENDING)
     session.refresh_from_db()
     transaction.on_commit(lambda: end_session.delay(str(session.id)))
     live.push_session_closed(session)
@@ -202,13 +234,20 @@ def session_end(*, session_id, reason: str = "ended by the learner") -> None:
     shutil.rmtree(settings.TERMINAL_WORKSPACE_DIR / str(session.id), ignore_errors=True)
     session.refresh_from_db()
     live.push_session_closed(session)
-    logger.info("Session %s of learner %s (lab %s) %s; namespace %s deleted",
-                session.id, session.learner.get_username(), session.lab_slug, reason,
-                session.namespace)
+    logger.info(
+        "Session %s of learner %s (lab %s) %s; namespace %s deleted",
+        session.id,
+        session.learner.get_username(),
+        session.lab_slug,
+        reason,
+        session.namespace,
+    )
     live.push_session_status(session)
 
 
-def session_record_answer(*, session: LabSession, question_id: str, answer: str) -> None:
+def session_record_answer(
+    *, session: LabSession, question_id: str, answer: str
+) -> None:
     """Store the learner's latest answer to one of the lab's questions."""
     with transaction.atomic():
         locked = LabSession.objects.select_for_update().get(pk=session.pk)
@@ -223,16 +262,23 @@ def solution_reveal(*, learner, lab_slug: str, step_number: int) -> SolutionReve
         learner=learner, lab_slug=lab_slug, step_number=step_number
     )
     if not created:
-        SolutionReveal.objects.filter(pk=reveal.pk).update(view_count=F("view_count") + 1)
-    logger.info("Learner %s revealed the solution of lab %s step %d",
-                learner.get_username(), lab_slug, step_number)
+        SolutionReveal.objects.filter(pk=reveal.pk).update(
+            view_count=F("view_count") + 1
+        )
+    logger.info(
+        "Learner %s revealed the solution of lab %s step %d",
+        learner.get_username(),
+        lab_slug,
+        step_number,
+    )
     return reveal
 
 
 def sessions_close_terminals(*, learner) -> None:
     """Close every open terminal of the learner, for example at logout."""
-    for session in LabSession.objects.filter(learner=learner,
-                                             status__in=LabSession.ACTIVE_STATUSES):
+    for session in LabSession.objects.filter(
+        learner=learner, status__in=LabSession.ACTIVE_STATUSES
+    ):
         live.push_session_closed(session)
 
 
@@ -270,8 +316,12 @@ def _report_stuck_deletion(namespace: dict, *, now) -> None:
         for c in (namespace.get("status") or {}).get("conditions") or ()
         if c.get("status") == "True"
     ]
-    logger.warning("Namespace %s has been terminating since %s: %s", metadata["name"],
-                   started, "; ".join(reasons) or "no condition reported")
+    logger.warning(
+        "Namespace %s has been terminating since %s: %s",
+        metadata["name"],
+        started,
+        "; ".join(reasons) or "no condition reported",
+    )
 
 
 def namespaces_reap_orphans() -> int:
@@ -281,7 +331,8 @@ def namespaces_reap_orphans() -> int:
     quota and a learner token's rights forever.
     """
     live_sessions = {
-        str(pk) for pk in LabSession.objects.filter(
+        str(pk)
+        for pk in LabSession.objects.filter(
             status__in=LabSession.ACTIVE_STATUSES
         ).values_list("pk", flat=True)
     }
@@ -296,7 +347,10 @@ def namespaces_reap_orphans() -> int:
         if session_label in live_sessions:
             continue
         provisioning.delete_environment(namespace=metadata["name"])
-        logger.warning("Deleted orphaned lab namespace %s (session %s is not live)",
-                       metadata["name"], session_label)
+        logger.warning(
+            "Deleted orphaned lab namespace %s (session %s is not live)",
+            metadata["name"],
+            session_label,
+        )
         count += 1
     return count

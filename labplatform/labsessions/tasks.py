@@ -28,7 +28,7 @@ def provision_session(self, session_id: str) -> None:
             services.session_fail(
                 session_id=session_id,
                 message="The cluster is unavailable. End the lab and start it again "
-                        "in a few minutes.",
+                "in a few minutes.",
             )
             return
         raise
@@ -36,13 +36,17 @@ def provision_session(self, session_id: str) -> None:
         services.session_fail(
             session_id=session_id,
             message=f"Building the lab environment failed: {error}. "
-                    "End the lab and start it again.",
+            "End the lab and start it again.",
         )
         raise
 
 
-@shared_task(autoretry_for=(ClusterUnavailable,), retry_backoff=True, max_retries=10,
-             time_limit=60)
+@shared_task(
+    autoretry_for=(ClusterUnavailable,),
+    retry_backoff=True,
+    max_retries=10,
+    time_limit=60,
+)
 def end_session(session_id: str) -> None:
     services.session_end(session_id=session_id)
 
@@ -52,5 +56,8 @@ def reap_expired_sessions() -> None:
     ended = services.sessions_reap_expired()
     orphans = services.namespaces_reap_orphans()
     if ended or orphans:
-        logger.info("Reaper ended %d expired sessions and removed %d orphaned namespaces",
-                    ended, orphans)
+        logger.info(
+            "Reaper ended %d expired sessions and removed %d orphaned namespaces",
+            ended,
+            orphans,
+        )

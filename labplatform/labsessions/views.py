@@ -58,8 +58,12 @@ def end_lab(request, session_id):
     session = _owned_session(request, session_id)
     if session.is_active:
         services.session_request_end(session=session)
-        logger.info("Learner %s asked to end session %s (lab %s)",
-                    request.user.get_username(), session.id, session.lab_slug)
+        logger.info(
+            "Learner %s asked to end session %s (lab %s)",
+            request.user.get_username(),
+            session.id,
+            session.lab_slug,
+        )
     return redirect("lab-detail", slug=session.lab_slug)
 
 
@@ -77,8 +81,12 @@ def check_work(request, session_id):
     try:
         run = grading.grading_request(session=session)
     except grading.SessionNotReady as error:
-        return render(request, "labs/_grading_run.html",
-                      {"run": None, "error": f"Cannot check yet: {error}."}, status=409)
+        return render(
+            request,
+            "labs/_grading_run.html",
+            {"run": None, "error": f"Cannot check yet: {error}."},
+            status=409,
+        )
     return render(request, "labs/_grading_run.html", {"run": run})
 
 
@@ -106,26 +114,58 @@ def editor_file(request, session_id, file_name):
         try:
             text = editor.editor_file_read(session=session, lab=lab, editor_file=target)
         except editor.EditorError as error:
-            return render(request, "labs/_editor_result.html",
-                          {"lines": [("error", str(error))]}, status=400)
-        return render(request, "labs/_editor.html",
-                      {"session": session, "file": target, "text": text})
+            return render(
+                request,
+                "labs/_editor_result.html",
+                {"lines": [("error", str(error))]},
+                status=400,
+            )
+        return render(
+            request,
+            "labs/_editor.html",
+            {"session": session, "file": target, "text": text},
+        )
 
     if session.status != LabSession.Status.READY:
-        return render(request, "labs/_editor_result.html", {"lines": [
-            ("error", "The lab environment is not ready; wait for it or start the lab.")]},
-            status=409)
+        return render(
+            request,
+            "labs/_editor_result.html",
+            {
+                "lines": [
+                    (
+                        "error",
+                        "The lab environment is not ready; wait for it or start the lab.",
+                    )
+                ]
+            },
+            status=409,
+        )
     try:
-        result = editor.editor_file_save(session=session, editor_file=target,
-                                         text=request.POST.get("text", ""))
+        result = editor.editor_file_save(
+            session=session, editor_file=target, text=request.POST.get("text", "")
+        )
     except editor.EditorError as error:
-        return render(request, "labs/_editor_result.html",
-                      {"lines": [("error", str(error))]}, status=400)
+        return render(
+            request,
+            "labs/_editor_result.html",
+            {"lines": [("error", str(error))]},
+            status=400,
+        )
     except ClusterError as error:
         logger.warning("Editor save for session %s failed: %s", session.id, error)
-        return render(request, "labs/_editor_result.html", {"lines": [
-            ("error", "The cluster did not answer; your file is saved, try again shortly.")]},
-            status=503)
+        return render(
+            request,
+            "labs/_editor_result.html",
+            {
+                "lines": [
+                    (
+                        "error",
+                        "The cluster did not answer; your file is saved, try again shortly.",
+                    )
+                ]
+            },
+            status=503,
+        )
     return render(request, "labs/_editor_result.html", {"lines": result.messages})
 
 
@@ -133,10 +173,14 @@ def editor_file(request, session_id, file_name):
 @require_POST
 def reveal_solution(request, slug, step_number):
     lab = get_catalog().lab(slug)
-    step = next((s for s in lab.steps if s.number == step_number), None) if lab else None
+    step = (
+        next((s for s in lab.steps if s.number == step_number), None) if lab else None
+    )
     if step is None or not step.solution_html:
         raise Http404("This step has no solution")
-    services.solution_reveal(learner=request.user, lab_slug=slug, step_number=step_number)
+    services.solution_reveal(
+        learner=request.user, lab_slug=slug, step_number=step_number
+    )
     return render(request, "labs/_solution.html", {"step": step})
 
 
@@ -150,11 +194,19 @@ def answer_question(request, session_id, question_id):
         raise Http404(f"No question {question_id!r} in this lab")
     answer = request.POST.get("answer", "")
     if answer not in question.choices:
-        return HttpResponse(f"Choose one of the listed answers, not {answer!r}.",
-                            status=400, content_type="text/plain")
-    services.session_record_answer(session=session, question_id=question_id, answer=answer)
-    return render(request, "labs/_question.html",
-                  {"session": session, "question": question, "answer": answer})
+        return HttpResponse(
+            f"Choose one of the listed answers, not {answer!r}.",
+            status=400,
+            content_type="text/plain",
+        )
+    services.session_record_answer(
+        session=session, question_id=question_id, answer=answer
+    )
+    return render(
+        request,
+        "labs/_question.html",
+        {"session": session, "question": question, "answer": answer},
+    )
 
 
 @login_required
@@ -167,9 +219,14 @@ def attack_surface(request, session_id):
     try:
         comparison = dockerfile_comparison(lab=lab, namespace=session.namespace)
     except ClusterError as error:
-        logger.warning("Attack surface for session %s unavailable: %s", session.id, error)
-        return HttpResponse("The cluster did not answer; try again shortly.", status=503,
-                            content_type="text/plain")
+        logger.warning(
+            "Attack surface for session %s unavailable: %s", session.id, error
+        )
+        return HttpResponse(
+            "The cluster did not answer; try again shortly.",
+            status=503,
+            content_type="text/plain",
+        )
     return render(request, "labs/_attack_surface.html", comparison)
 
 
@@ -179,11 +236,19 @@ def audit_events(request, session_id):
     session = _owned_session(request, session_id)
     events = read_namespace_events(settings.AUDIT_LOG_PATH, session.namespace)
     if session.audit_reviewed_at is None:
-        LabSession.objects.filter(pk=session.pk).update(audit_reviewed_at=timezone.now())
+        LabSession.objects.filter(pk=session.pk).update(
+            audit_reviewed_at=timezone.now()
+        )
     lab = get_catalog().lab(session.lab_slug)
     question = lab.question("audit-violation") if lab else None
-    return render(request, "labs/_audit_events.html", {
-        "session": session, "lab": lab, "question": question,
-        "answer": session.answers.get("audit-violation"),
-        **summarize_audit_events(events),
-    })
+    return render(
+        request,
+        "labs/_audit_events.html",
+        {
+            "session": session,
+            "lab": lab,
+            "question": question,
+            "answer": session.answers.get("audit-violation"),
+            **summarize_audit_events(events),
+        },
+    )

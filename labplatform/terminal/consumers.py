@@ -51,8 +51,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             if self.shell is not None:
                 shell, self.shell = self.shell, None
                 await shell.close()
-                logger.warning("Terminal for session %s closed after the consumer "
-                               "stopped unexpectedly", getattr(self.session, "id", "?"))
+                logger.warning(
+                    "Terminal for session %s closed after the consumer "
+                    "stopped unexpectedly",
+                    getattr(self.session, "id", "?"),
+                )
 
     async def connect(self):
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
@@ -62,13 +65,20 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
         problem = origin_problem(headers)
         if problem:
-            logger.warning("Terminal handshake for session %s from %s rejected: %s",
-                           session_id, client, problem)
+            logger.warning(
+                "Terminal handshake for session %s from %s rejected: %s",
+                session_id,
+                client,
+                problem,
+            )
             await self.close(code=CLOSE_FORBIDDEN)
             return
         if user is None or not user.is_authenticated:
-            logger.warning("Terminal handshake for session %s from %s rejected: "
-                           "not logged in", session_id, client)
+            logger.warning(
+                "Terminal handshake for session %s from %s rejected: not logged in",
+                session_id,
+                client,
+            )
             await self.close(code=CLOSE_FORBIDDEN)
             return
 
@@ -76,16 +86,26 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             session_id=session_id, user=user
         )
         if session is None:
-            logger.warning("Terminal handshake for session %s by %s rejected: %s",
-                           session_id, user.get_username(), reason)
-            await self.close(code=CLOSE_FORBIDDEN if reason != "not ready" else CLOSE_NOT_READY)
+            logger.warning(
+                "Terminal handshake for session %s by %s rejected: %s",
+                session_id,
+                user.get_username(),
+                reason,
+            )
+            await self.close(
+                code=CLOSE_FORBIDDEN if reason != "not ready" else CLOSE_NOT_READY
+            )
             return
 
         key = str(session.id)
         if _open_terminals.get(key, 0) >= MAX_TERMINALS_PER_SESSION:
-            logger.warning("Terminal handshake for session %s by %s rejected: %d "
-                           "terminals already open", session.id, user.get_username(),
-                           MAX_TERMINALS_PER_SESSION)
+            logger.warning(
+                "Terminal handshake for session %s by %s rejected: %d "
+                "terminals already open",
+                session.id,
+                user.get_username(),
+                MAX_TERMINALS_PER_SESSION,
+            )
             await self.close(code=CLOSE_TOO_MANY)
             return
         _open_terminals[key] = _open_terminals.get(key, 0) + 1
@@ -103,14 +123,24 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             )
             await self.shell.start(cols=self.pending_size[0], rows=self.pending_size[1])
         except ShellStartError as error:
-            logger.error("Terminal for session %s (namespace %s) failed to start: %s",
-                         session.id, session.namespace, error)
-            await self.send(text_data=json.dumps({"type": "error", "message": str(error)}))
+            logger.error(
+                "Terminal for session %s (namespace %s) failed to start: %s",
+                session.id,
+                session.namespace,
+                error,
+            )
+            await self.send(
+                text_data=json.dumps({"type": "error", "message": str(error)})
+            )
             await self.close(code=CLOSE_FAILED)
             return
         self.opened_at = time.monotonic()
-        logger.info("Terminal opened for learner %s, lab %s, namespace %s",
-                    user.get_username(), session.lab_slug, session.namespace)
+        logger.info(
+            "Terminal opened for learner %s, lab %s, namespace %s",
+            user.get_username(),
+            session.lab_slug,
+            session.namespace,
+        )
 
     def _release_slot(self) -> None:
         if self.counted and self.session is not None:
@@ -174,16 +204,24 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         return
 
     async def session_closed(self, event):
-        await self.send(text_data=json.dumps(
-            {"type": "error", "message": "The lab session has ended."}))
+        await self.send(
+            text_data=json.dumps(
+                {"type": "error", "message": "The lab session has ended."}
+            )
+        )
         await self.close(code=CLOSE_SESSION_ENDED)
 
     async def disconnect(self, code):
         self._release_slot()
         if self.session is not None:
-            await self.channel_layer.group_discard(self.session.group_name, self.channel_name)
+            await self.channel_layer.group_discard(
+                self.session.group_name, self.channel_name
+            )
         if self.shell is not None:
             shell, self.shell = self.shell, None
             await shell.close()
-            logger.info("Terminal closed for namespace %s (code %s)",
-                        self.session.namespace, code)
+            logger.info(
+                "Terminal closed for namespace %s (code %s)",
+                self.session.namespace,
+                code,
+            )

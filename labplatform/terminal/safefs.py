@@ -16,25 +16,31 @@ class UnsafePath(OSError):
     """A workspace path is a link or not a regular file."""
 
 
-def _open_folder(root: Path, parts: tuple[str, ...], *, create: bool, owner: int | None) -> int:
+def _open_folder(
+    root: Path, parts: tuple[str, ...], *, create: bool, owner: int | None
+) -> int:
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         for part in parts:
             if part in ("", ".", "..") or "/" in part:
                 raise UnsafePath(f"invalid path component {part!r}")
             try:
-                next_fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
-                                  dir_fd=fd)
+                next_fd = os.open(
+                    part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd
+                )
             except FileNotFoundError:
                 if not create:
                     raise
                 os.mkdir(part, 0o755, dir_fd=fd)
-                next_fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
-                                  dir_fd=fd)
+                next_fd = os.open(
+                    part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd
+                )
                 if owner is not None:
                     os.fchown(next_fd, owner, owner)
             except OSError as error:
-                raise UnsafePath(f"{part!r} is not a plain folder: {error.strerror}") from None
+                raise UnsafePath(
+                    f"{part!r} is not a plain folder: {error.strerror}"
+                ) from None
             os.close(fd)
             fd = next_fd
     except BaseException:
@@ -52,11 +58,15 @@ def read_text(root: Path, relative: str, *, max_bytes: int) -> str | None:
         return None
     try:
         try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
+            fd = os.open(
+                name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd
+            )
         except FileNotFoundError:
             return None
         except OSError as error:
-            raise UnsafePath(f"{relative} cannot be opened safely: {error.strerror}") from None
+            raise UnsafePath(
+                f"{relative} cannot be opened safely: {error.strerror}"
+            ) from None
         with os.fdopen(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 raise UnsafePath(f"{relative} is not a regular file")
@@ -68,8 +78,9 @@ def read_text(root: Path, relative: str, *, max_bytes: int) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def write_text(root: Path, relative: str, text: str, *, owner: int | None,
-               replace: bool = True) -> bool:
+def write_text(
+    root: Path, relative: str, text: str, *, owner: int | None, replace: bool = True
+) -> bool:
     """Write the file, creating folders; return False when replace is off and it exists."""
     *folders, name = Path(relative).parts
     folder_fd = _open_folder(root, tuple(folders), create=True, owner=owner)
@@ -82,7 +93,9 @@ def write_text(root: Path, relative: str, text: str, *, owner: int | None,
         except FileExistsError:
             return False
         except OSError as error:
-            raise UnsafePath(f"{relative} cannot be opened safely: {error.strerror}") from None
+            raise UnsafePath(
+                f"{relative} cannot be opened safely: {error.strerror}"
+            ) from None
         with os.fdopen(fd, "wb") as handle:
             info = os.fstat(handle.fileno())
             # A hard link would let the write land in a file outside the

@@ -69,8 +69,11 @@ def shared_tools(kubectl: Path) -> dict[str, Path]:
     copies = {}
     for name, source in (("kubectl", kubectl), ("lab", LAB_HELPER)):
         target = tools / name
-        if not target.exists() or target.stat().st_size != source.stat().st_size \
-                or target.stat().st_mtime < source.stat().st_mtime:
+        if (
+            not target.exists()
+            or target.stat().st_size != source.stat().st_size
+            or target.stat().st_mtime < source.stat().st_mtime
+        ):
             temporary = tools / f".{name}.new"
             shutil.copyfile(source, temporary)
             temporary.chmod(0o755)
@@ -82,12 +85,14 @@ def shared_tools(kubectl: Path) -> dict[str, Path]:
 def _learner_credentials(session: LabSession) -> LearnerCredentials:
     remaining = int((session.expires_at - timezone.now()).total_seconds())
     token = kube.request_service_account_token(
-        namespace=session.namespace, name=LEARNER_SERVICE_ACCOUNT,
+        namespace=session.namespace,
+        name=LEARNER_SERVICE_ACCOUNT,
         expiration_seconds=remaining,
     )
     server_url, ca_pem = kube.cluster_server()
-    return LearnerCredentials(namespace=session.namespace, token=token,
-                              server_url=server_url, ca_pem=ca_pem)
+    return LearnerCredentials(
+        namespace=session.namespace, token=token, server_url=server_url, ca_pem=ca_pem
+    )
 
 
 async def open_shell(*, session: LabSession, on_output, on_exit) -> LocalShell:
@@ -112,10 +117,17 @@ async def open_shell(*, session: LabSession, on_output, on_exit) -> LocalShell:
         lab_files=lab.resources_dir if lab is not None else None,
     )
     try:
-        command = sandbox_command(workspace=workspace, kubectl=tools["kubectl"],
-                                  lab_helper=tools["lab"], namespace=session.namespace)
+        command = sandbox_command(
+            workspace=workspace,
+            kubectl=tools["kubectl"],
+            lab_helper=tools["lab"],
+            namespace=session.namespace,
+        )
     except BackendUnavailable as error:
         raise ShellStartError(str(error)) from None
-    relay = ApiRelay(workspace.run / "api.sock", credentials.server_url,
-                     owner=workspace.host_uid)
-    return LocalShell(command=command, relay=relay, on_output=on_output, on_exit=on_exit)
+    relay = ApiRelay(
+        workspace.run / "api.sock", credentials.server_url, owner=workspace.host_uid
+    )
+    return LocalShell(
+        command=command, relay=relay, on_output=on_output, on_exit=on_exit
+    )

@@ -43,21 +43,29 @@ def make_learner_kubeconfig(credentials: LearnerCredentials) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{
-            "name": "lab",
-            "cluster": {
-                "server": f"https://{SANDBOX_API_ADDRESS}",
-                "tls-server-name": real_host,
-                "certificate-authority-data": base64.b64encode(
-                    credentials.ca_pem.encode()).decode(),
-            },
-        }],
+        "clusters": [
+            {
+                "name": "lab",
+                "cluster": {
+                    "server": f"https://{SANDBOX_API_ADDRESS}",
+                    "tls-server-name": real_host,
+                    "certificate-authority-data": base64.b64encode(
+                        credentials.ca_pem.encode()
+                    ).decode(),
+                },
+            }
+        ],
         "users": [{"name": "learner", "user": {"token": credentials.token}}],
-        "contexts": [{
-            "name": "lab",
-            "context": {"cluster": "lab", "user": "learner",
-                        "namespace": credentials.namespace},
-        }],
+        "contexts": [
+            {
+                "name": "lab",
+                "context": {
+                    "cluster": "lab",
+                    "user": "learner",
+                    "namespace": credentials.namespace,
+                },
+            }
+        ],
         "current-context": "lab",
     }
 
@@ -121,8 +129,13 @@ def sandbox_host_uid(session_key: str) -> int | None:
     return SANDBOX_HOST_UID_BASE + digest % SANDBOX_HOST_UID_SPAN
 
 
-def prepare_workspace(*, root: Path, session_key: str, credentials: LearnerCredentials,
-                      lab_files: Path | None) -> Workspace:
+def prepare_workspace(
+    *,
+    root: Path,
+    session_key: str,
+    credentials: LearnerCredentials,
+    lab_files: Path | None,
+) -> Workspace:
     """Create or refresh the session's folders and the platform's files."""
     workspace = Workspace(root=root, host_uid=sandbox_host_uid(session_key))
     for folder in (workspace.root, workspace.private, workspace.run):
@@ -134,14 +147,23 @@ def prepare_workspace(*, root: Path, session_key: str, credentials: LearnerCrede
 
     # The kubeconfig carries the learner's own token, so the sandbox user
     # may read it; it lives in a folder only the platform can write.
-    _write_private(workspace.kubeconfig,
-                   yaml.safe_dump(make_learner_kubeconfig(credentials)), mode=0o644)
+    _write_private(
+        workspace.kubeconfig,
+        yaml.safe_dump(make_learner_kubeconfig(credentials)),
+        mode=0o644,
+    )
     _write_private(workspace.bashrc, BASHRC, mode=0o644)
-    _write_private(workspace.private / "passwd",
-                   f"learner:x:{SANDBOX_UID}:{SANDBOX_UID}:Learner:/home/learner:/bin/bash\n"
-                   "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n", mode=0o644)
-    _write_private(workspace.private / "group",
-                   f"learner:x:{SANDBOX_UID}:\nnogroup:x:65534:\n", mode=0o644)
+    _write_private(
+        workspace.private / "passwd",
+        f"learner:x:{SANDBOX_UID}:{SANDBOX_UID}:Learner:/home/learner:/bin/bash\n"
+        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+        mode=0o644,
+    )
+    _write_private(
+        workspace.private / "group",
+        f"learner:x:{SANDBOX_UID}:\nnogroup:x:65534:\n",
+        mode=0o644,
+    )
 
     if lab_files is not None and lab_files.is_dir():
         copy_lab_files(lab_files, workspace)
@@ -161,6 +183,10 @@ def copy_lab_files(source: Path, workspace: Workspace) -> None:
         if not path.is_file():
             continue
         relative = Path("lab") / path.relative_to(source)
-        safefs.write_text(workspace.home, str(relative),
-                          path.read_text(encoding="utf-8", errors="replace"),
-                          owner=workspace.host_uid, replace=False)
+        safefs.write_text(
+            workspace.home,
+            str(relative),
+            path.read_text(encoding="utf-8", errors="replace"),
+            owner=workspace.host_uid,
+            replace=False,
+        )

@@ -78,8 +78,10 @@ def _submitted_dockerfile(context: GradingContext) -> Dockerfile | Finding:
     def load() -> Dockerfile | Finding:
         text = context.submitted_file("Dockerfile")
         if text is None:
-            return failed("No Dockerfile has been submitted yet. Run "
-                          f"`{SUBMIT_COMMAND}` in ~/lab, then check again.")
+            return failed(
+                "No Dockerfile has been submitted yet. Run "
+                f"`{SUBMIT_COMMAND}` in ~/lab, then check again."
+            )
         try:
             return parse_dockerfile(text)
         except DockerfileError as error:
@@ -144,15 +146,21 @@ def effective_user(dockerfile: Dockerfile) -> ImageUser:
 
     if not stage.user:
         return ImageUser(
-            **common, uid=0, is_root=True, numeric=False,
+            **common,
+            uid=0,
+            is_root=True,
+            numeric=False,
             problem="the value is empty, so the image keeps running as root",
         )
     if any(char.isspace() for char in stage.user):
         return ImageUser(
-            **common, uid=None, is_root=None, numeric=False,
+            **common,
+            uid=None,
+            is_root=None,
+            numeric=False,
             problem="the value contains a space. Docker takes the whole rest of the "
-                    "line as the user, an inline '# comment' included, so the "
-                    "container would fail to start. Put the comment on its own line",
+            "line as the user, an inline '# comment' included, so the "
+            "container would fail to start. Put the comment on its own line",
         )
     if user_part.isascii() and user_part.isdigit():
         uid = int(user_part)
@@ -160,16 +168,21 @@ def effective_user(dockerfile: Dockerfile) -> ImageUser:
     if user_part == "root":
         return ImageUser(**common, uid=0, is_root=True, numeric=False)
     if user_part in image.users:
-        return ImageUser(**common, uid=image.users[user_part], is_root=False,
-                         numeric=False)
+        return ImageUser(
+            **common, uid=image.users[user_part], is_root=False, numeric=False
+        )
     if image.family == "scratch":
-        problem = (f"scratch has no /etc/passwd, so the name {user_part!r} cannot be "
-                   "resolved and the container would not start. Use a numeric UID "
-                   "such as 65532")
+        problem = (
+            f"scratch has no /etc/passwd, so the name {user_part!r} cannot be "
+            "resolved and the container would not start. Use a numeric UID "
+            "such as 65532"
+        )
     else:
-        problem = (f"{user_part!r} is a name that the grader cannot map to a UID on "
-                   f"{stage.image}, so it cannot confirm that it is not root. Use a "
-                   "numeric UID such as 65532")
+        problem = (
+            f"{user_part!r} is a name that the grader cannot map to a UID on "
+            f"{stage.image}, so it cannot confirm that it is not root. Use a "
+            "numeric UID such as 65532"
+        )
     return ImageUser(**common, uid=None, is_root=None, numeric=False, problem=problem)
 
 
@@ -177,18 +190,33 @@ def _default_user(stage: Stage, image: BaseImage) -> ImageUser:
     common = {"line": stage.base_line}
     if image.default_user is None:
         return ImageUser(
-            **common, value="", uid=None, is_root=None, numeric=False,
+            **common,
+            value="",
+            uid=None,
+            is_root=None,
+            numeric=False,
             source=f"no USER, and the grader does not know the default user of "
-                   f"{stage.image}",
+            f"{stage.image}",
             problem="most images run as root unless told otherwise. Add USER 65532",
         )
     if image.default_user == "0":
-        return ImageUser(**common, value="root", uid=0, is_root=True, numeric=False,
-                         source="no USER, the image default is root")
-    return ImageUser(**common, value=image.default_user, uid=int(image.default_user),
-                     is_root=False, numeric=True,
-                     source=f"no USER, so the default user of {stage.image} "
-                            f"({image.default_user}) applies")
+        return ImageUser(
+            **common,
+            value="root",
+            uid=0,
+            is_root=True,
+            numeric=False,
+            source="no USER, the image default is root",
+        )
+    return ImageUser(
+        **common,
+        value=image.default_user,
+        uid=int(image.default_user),
+        is_root=False,
+        numeric=True,
+        source=f"no USER, so the default user of {stage.image} "
+        f"({image.default_user}) applies",
+    )
 
 
 # --- what the final stage installs --------------------------------------------
@@ -251,19 +279,23 @@ def _scan_run(instruction: Instruction, stage: Stage) -> InstallFinding | None:
         if manager:
             managers.append(manager)
             packages.extend(installed)
-        tools.update(name for name in map(_package_name, installed)
-                     if name in DOWNLOAD_TOOLS)
+        tools.update(
+            name for name in map(_package_name, installed) if name in DOWNLOAD_TOOLS
+        )
         command = posixpath.basename(words[0])
         if command in DOWNLOAD_TOOLS:
             invoked.add(command)
 
     if not managers and not tools and not invoked:
         return None
-    return InstallFinding(line=instruction.line, stage=stage,
-                          manager=", ".join(dict.fromkeys(managers)),
-                          packages=tuple(dict.fromkeys(packages)),
-                          download_tools=tuple(sorted(tools | invoked)),
-                          invoked_tools=tuple(sorted(invoked)))
+    return InstallFinding(
+        line=instruction.line,
+        stage=stage,
+        manager=", ".join(dict.fromkeys(managers)),
+        packages=tuple(dict.fromkeys(packages)),
+        download_tools=tuple(sorted(tools | invoked)),
+        invoked_tools=tuple(sorted(invoked)),
+    )
 
 
 def _package_name(package: str) -> str:
@@ -304,8 +336,9 @@ def _shell_commands(script: str) -> Iterator[list[str]]:
     """Split a shell script into simple commands at ;, &&, ||, | and newlines."""
     script = script.replace("\\\n", " ")
     for line in script.split("\n"):
-        lexer = shlex.shlex(line, posix=True,
-                            punctuation_chars="".join(SHELL_OPERATORS))
+        lexer = shlex.shlex(
+            line, posix=True, punctuation_chars="".join(SHELL_OPERATORS)
+        )
         lexer.whitespace_split = True
         # shlex would start a comment at any "#", but the shell only does so
         # at the start of a word (so a URL with a fragment stays whole).
@@ -331,8 +364,10 @@ def _shell_commands(script: str) -> Iterator[list[str]]:
 
 def _installed_packages(words: list[str]) -> tuple[str, list[str]]:
     """Return (package manager, packages) for an install command, else ("", [])."""
-    while words and (("=" in words[0] and not words[0].startswith("-"))
-                     or words[0] in COMMAND_PREFIXES):
+    while words and (
+        ("=" in words[0] and not words[0].startswith("-"))
+        or words[0] in COMMAND_PREFIXES
+    ):
         words = words[1:]
     if not words:
         return "", []
@@ -348,8 +383,11 @@ def _installed_packages(words: list[str]) -> tuple[str, list[str]]:
 
     for index, word in enumerate(rest):
         if word in subcommands:
-            packages = [word for word in rest[index + 1:]
-                        if not word.startswith("-") and not word.isdigit()]
+            packages = [
+                word
+                for word in rest[index + 1 :]
+                if not word.startswith("-") and not word.isdigit()
+            ]
             return command, packages
     return "", []
 
@@ -364,8 +402,10 @@ def _web_deployment(context: GradingContext) -> dict | Finding:
             return deployment
     others = sorted((d.get("metadata") or {}).get("name", "?") for d in deployments)
     found = f" (found: {', '.join(others)})" if others else ""
-    return failed(f"There is no Deployment named {DEPLOYMENT_NAME!r} in your "
-                  f"namespace{found}. Apply the lab's manifest with kubectl apply.")
+    return failed(
+        f"There is no Deployment named {DEPLOYMENT_NAME!r} in your "
+        f"namespace{found}. Apply the lab's manifest with kubectl apply."
+    )
 
 
 def _pod_spec(deployment: dict) -> dict:
@@ -402,8 +442,9 @@ def _container_check(context: GradingContext, problem_of, success: str) -> Findi
     spec = _pod_spec(deployment)
     containers = _containers(spec)
     if not containers:
-        return failed(f"The {DEPLOYMENT_NAME!r} Deployment's pod template has no "
-                      "containers.")
+        return failed(
+            f"The {DEPLOYMENT_NAME!r} Deployment's pod template has no containers."
+        )
 
     problems = []
     for container in containers:
@@ -423,7 +464,8 @@ def _refused_pods(context: GradingContext, deployment: dict) -> list[str]:
     container status and are not counted.
     """
     selector = ((deployment.get("spec") or {}).get("selector") or {}).get(
-        "matchLabels") or {}
+        "matchLabels"
+    ) or {}
     messages = []
     for pod in context.objects("Pod"):
         labels = (pod.get("metadata") or {}).get("labels") or {}
@@ -431,8 +473,10 @@ def _refused_pods(context: GradingContext, deployment: dict) -> list[str]:
         if not selector or not matches:
             continue
         status = pod.get("status") or {}
-        for container_status in [*(status.get("initContainerStatuses") or ()),
-                                 *(status.get("containerStatuses") or ())]:
+        for container_status in [
+            *(status.get("initContainerStatuses") or ()),
+            *(status.get("containerStatuses") or ()),
+        ]:
             waiting = (container_status.get("state") or {}).get("waiting") or {}
             message = waiting.get("message") or ""
             if "runAsNonRoot" in message:
@@ -447,8 +491,9 @@ def _run_as_users(context: GradingContext) -> list[int] | None:
     if isinstance(deployment, Finding):
         return None
     spec = _pod_spec(deployment)
-    uids = [_resolved(spec, container, "runAsUser")[0]
-            for container in _containers(spec)]
+    uids = [
+        _resolved(spec, container, "runAsUser")[0] for container in _containers(spec)
+    ]
     for uid in uids:
         if isinstance(uid, bool) or not isinstance(uid, int) or uid <= 0:
             return None
@@ -462,11 +507,11 @@ def _run_as_users(context: GradingContext) -> list[int] | None:
     id="final-base-minimal",
     title="The final stage builds on distroless or scratch",
     hint="Compile in an earlier stage, then start the last stage FROM "
-         "gcr.io/distroless/static-debian12:nonroot (a debian13 distroless image, a "
-         "Chainguard image without -dev, or scratch also work). These bases have no "
-         "shell and no package manager, so an attacker who runs code in the container "
-         "finds no tools. The :debug tags ship a busybox shell and do not count. Run "
-         f"`{SUBMIT_COMMAND}` again after each change.",
+    "gcr.io/distroless/static-debian12:nonroot (a debian13 distroless image, a "
+    "Chainguard image without -dev, or scratch also work). These bases have no "
+    "shell and no package manager, so an attacker who runs code in the container "
+    "finds no tools. The :debug tags ship a busybox shell and do not count. Run "
+    f"`{SUBMIT_COMMAND}` again after each change.",
 )
 def final_base_minimal(context: GradingContext) -> Finding:
     dockerfile = _submitted_dockerfile(context)
@@ -478,49 +523,64 @@ def final_base_minimal(context: GradingContext) -> Finding:
     tag_note = ""
     if image.uses_latest_tag:
         tag = "is latest" if image.tag else "is missing, which means latest"
-        tag_note = (f" The tag of {stage.image} {tag}, and latest moves with every "
-                    "release. Pin a version tag or a digest so that rebuilds are "
-                    "repeatable.")
+        tag_note = (
+            f" The tag of {stage.image} {tag}, and latest moves with every "
+            "release. Pin a version tag or a digest so that rebuilds are "
+            "repeatable."
+        )
 
     if image.family == "scratch":
         return passed(f"{where} is empty: no shell, no package manager, no files.")
     if image.family == "distroless":
         if image.has_shell is None:
-            return failed(f"{where} names a distroless image by digest alone, so the "
-                          "grader cannot tell whether it is a debug variant. Write the "
-                          "tag next to the digest, such as "
-                          "static-debian12:nonroot@sha256:....")
+            return failed(
+                f"{where} names a distroless image by digest alone, so the "
+                "grader cannot tell whether it is a debug variant. Write the "
+                "tag next to the digest, such as "
+                "static-debian12:nonroot@sha256:...."
+            )
         if image.has_shell:
-            return failed(f"{where} uses the {image.tag} tag, which ships a busybox "
-                          "shell. Use the nonroot tag instead." + tag_note)
+            return failed(
+                f"{where} uses the {image.tag} tag, which ships a busybox "
+                "shell. Use the nonroot tag instead." + tag_note
+            )
         release = image.debian_release
         if release and release not in DISTROLESS_SUPPORTED_DEBIAN:
-            return failed(f"{where} is built on Debian {image.debian_release}, which "
-                          "no longer gets distroless updates. Use a -debian12 or "
-                          "-debian13 image." + tag_note)
-        return passed(f"{where} is distroless: no shell and no package manager."
-                      + tag_note)
+            return failed(
+                f"{where} is built on Debian {image.debian_release}, which "
+                "no longer gets distroless updates. Use a -debian12 or "
+                "-debian13 image." + tag_note
+            )
+        return passed(
+            f"{where} is distroless: no shell and no package manager." + tag_note
+        )
     if image.family == "chainguard":
         if image.has_shell or image.default_user is None:
-            return failed(f"{where} ships a shell and apk; the -dev variants and "
-                          "wolfi-base are meant for build stages." + tag_note)
+            return failed(
+                f"{where} ships a shell and apk; the -dev variants and "
+                "wolfi-base are meant for build stages." + tag_note
+            )
         return passed(f"{where} is a Chainguard image without a shell." + tag_note)
     if image.family == "distribution":
         manager = f" and {image.package_manager}" if image.package_manager else ""
-        return failed(f"{where} is a full image with a shell{manager}, not distroless "
-                      "or scratch." + tag_note)
-    return failed(f"{where} is not a distroless, Chainguard or scratch image that the "
-                  "grader knows." + tag_note)
+        return failed(
+            f"{where} is a full image with a shell{manager}, not distroless "
+            "or scratch." + tag_note
+        )
+    return failed(
+        f"{where} is not a distroless, Chainguard or scratch image that the "
+        "grader knows." + tag_note
+    )
 
 
 @check(
     id="image-user-non-root",
     title="The image runs as a non-root user",
     hint="Make USER 65532:65532 the last USER of the final stage. Without USER the "
-         "container runs as the base image's user, which is root for most images, and "
-         "USER 0, root, 0:0 or root:root all mean root. A USER in a build stage does "
-         "not carry over to a final stage that starts FROM another image. Run "
-         f"`{SUBMIT_COMMAND}` again after each change.",
+    "container runs as the base image's user, which is root for most images, and "
+    "USER 0, root, 0:0 or root:root all mean root. A USER in a build stage does "
+    "not carry over to a final stage that starts FROM another image. Run "
+    f"`{SUBMIT_COMMAND}` again after each change.",
 )
 def image_user_non_root(context: GradingContext) -> Finding:
     dockerfile = _submitted_dockerfile(context)
@@ -532,8 +592,9 @@ def image_user_non_root(context: GradingContext) -> Finding:
 
     if user.is_root:
         reason = f": {user.problem}" if user.problem else ""
-        return failed(f"{where}: {user.source}, so the container runs as root "
-                      f"(UID 0){reason}.")
+        return failed(
+            f"{where}: {user.source}, so the container runs as root (UID 0){reason}."
+        )
     if user.is_root is None:
         return failed(f"{where}: {user.source}. {_sentence(user.problem)}.")
     return passed(f"{where}: {user.source}, a non-root user (UID {user.uid}).")
@@ -543,10 +604,10 @@ def image_user_non_root(context: GradingContext) -> Finding:
     id="image-user-numeric",
     title="runAsNonRoot can verify the image's user",
     hint="Write the user as a number, such as USER 65532:65532. With runAsNonRoot: "
-         "true, the kubelet checks the image's user before it starts the container, "
-         "and it can only check a number. With a name such as USER app and no "
-         "runAsUser, the pod is admitted but its container never starts. A non-zero "
-         "runAsUser in the pod's securityContext fixes it too.",
+    "true, the kubelet checks the image's user before it starts the container, "
+    "and it can only check a number. With a name such as USER app and no "
+    "runAsUser, the pod is admitted but its container never starts. A non-zero "
+    "runAsUser in the pod's securityContext fixes it too.",
 )
 def image_user_numeric(context: GradingContext) -> Finding:
     dockerfile = _submitted_dockerfile(context)
@@ -557,23 +618,26 @@ def image_user_numeric(context: GradingContext) -> Finding:
     run_as_users = _run_as_users(context)
 
     if user.numeric and user.uid:
-        return passed(f"{where}: {user.source}, a numeric UID the kubelet can "
-                      "verify.")
+        return passed(f"{where}: {user.source}, a numeric UID the kubelet can verify.")
     if run_as_users is not None:
         shown = ", ".join(str(uid) for uid in sorted(set(run_as_users)))
-        return passed(f"{where}: {user.source}. The {DEPLOYMENT_NAME!r} Deployment "
-                      f"sets runAsUser {shown} for every container, which the "
-                      "kubelet verifies instead.")
+        return passed(
+            f"{where}: {user.source}. The {DEPLOYMENT_NAME!r} Deployment "
+            f"sets runAsUser {shown} for every container, which the "
+            "kubelet verifies instead."
+        )
     if user.is_root:
-        return failed(f"{where}: {user.source}. With runAsNonRoot: true the kubelet "
-                      "refuses to start a container that would run as root.")
+        return failed(
+            f"{where}: {user.source}. With runAsNonRoot: true the kubelet "
+            "refuses to start a container that would run as root."
+        )
     if user.problem and user.uid is None and " " in user.value:
         return failed(f"{where}: {user.source}. {_sentence(user.problem)}.")
     return failed(
         f"{where}: {user.source}, a user name rather than a number. With "
         "runAsNonRoot: true and no runAsUser, the kubelet cannot verify a name and "
-        "refuses to start the container (\"image has non-numeric user, cannot "
-        "verify user is non-root\"): the pod is admitted but never runs."
+        'refuses to start the container ("image has non-numeric user, cannot '
+        'verify user is non-root"): the pod is admitted but never runs.'
     )
 
 
@@ -581,10 +645,10 @@ def image_user_numeric(context: GradingContext) -> Finding:
     id="no-package-tools",
     title="The final stage installs no package manager or download tool",
     hint="Do not RUN apt-get, apk, yum, dnf or pip installs, curl or wget in the "
-         "final stage, or in a stage it starts FROM. Install and download in a build "
-         "stage, then COPY --from=build only the files the app needs: whatever the "
-         "final image contains is there for an attacker too. Run "
-         f"`{SUBMIT_COMMAND}` again after each change.",
+    "final stage, or in a stage it starts FROM. Install and download in a build "
+    "stage, then COPY --from=build only the files the app needs: whatever the "
+    "final image contains is there for an attacker too. Run "
+    f"`{SUBMIT_COMMAND}` again after each change.",
 )
 def no_package_tools(context: GradingContext) -> Finding:
     dockerfile = _submitted_dockerfile(context)
@@ -597,14 +661,20 @@ def no_package_tools(context: GradingContext) -> Finding:
         described = " ".join(finding.describe(stage) for finding in findings)
         return failed(f"{where} contains tools an attacker could use. {described}")
 
-    runs = [i for member in stage.lineage for i in member.instructions
-            if i.keyword == "RUN"]
-    observed = (f"{where} installs nothing and uses no download tool" if runs else
-                f"{where} runs no commands; it only copies files in")
+    runs = [
+        i for member in stage.lineage for i in member.instructions if i.keyword == "RUN"
+    ]
+    observed = (
+        f"{where} installs nothing and uses no download tool"
+        if runs
+        else f"{where} runs no commands; it only copies files in"
+    )
     image = identify_image(stage.image)
     if image.package_manager:
-        observed += (f". Its base {stage.image} still ships {image.package_manager}, "
-                     "which the base-image check reports")
+        observed += (
+            f". Its base {stage.image} still ships {image.package_manager}, "
+            "which the base-image check reports"
+        )
     return passed(observed + ".")
 
 
@@ -612,11 +682,11 @@ def no_package_tools(context: GradingContext) -> Finding:
     id="exec-form-entrypoint",
     title="ENTRYPOINT and CMD use exec form",
     hint="Write ENTRYPOINT as a JSON array with double quotes, such as "
-         "ENTRYPOINT [\"/app/server\"]. Shell form (ENTRYPOINT /app/server), or an "
-         "array that is not valid JSON because of single quotes or a trailing comma, "
-         "runs under /bin/sh -c: the shell becomes PID 1, SIGTERM does not reach the "
-         "app, and distroless has no /bin/sh, so the container cannot start. Run "
-         f"`{SUBMIT_COMMAND}` again after each change.",
+    'ENTRYPOINT ["/app/server"]. Shell form (ENTRYPOINT /app/server), or an '
+    "array that is not valid JSON because of single quotes or a trailing comma, "
+    "runs under /bin/sh -c: the shell becomes PID 1, SIGTERM does not reach the "
+    "app, and distroless has no /bin/sh, so the container cannot start. Run "
+    f"`{SUBMIT_COMMAND}` again after each change.",
 )
 def exec_form_entrypoint(context: GradingContext) -> Finding:
     dockerfile = _submitted_dockerfile(context)
@@ -624,34 +694,46 @@ def exec_form_entrypoint(context: GradingContext) -> Finding:
         return dockerfile
     stage = dockerfile.final_stage
     where = _final_stage_phrase(stage)
-    commands = [instruction for instruction in (stage.entrypoint, stage.cmd)
-                if instruction is not None]
+    commands = [
+        instruction
+        for instruction in (stage.entrypoint, stage.cmd)
+        if instruction is not None
+    ]
     if not commands:
-        return failed(f"{where} sets neither ENTRYPOINT nor CMD, so the container "
-                      "would run the base image's default command, if it has one.")
+        return failed(
+            f"{where} sets neither ENTRYPOINT nor CMD, so the container "
+            "would run the base image's default command, if it has one."
+        )
 
     problems = []
     for instruction in commands:
         if instruction.exec_form is not None:
             continue
-        written = (f"{instruction.keyword} {instruction.value} "
-                   f"at line {instruction.line}")
+        written = (
+            f"{instruction.keyword} {instruction.value} at line {instruction.line}"
+        )
         if instruction.json_problem:
-            problems.append(f"{written} is not a JSON array "
-                            f"({instruction.json_problem}), so it is shell form")
+            problems.append(
+                f"{written} is not a JSON array "
+                f"({instruction.json_problem}), so it is shell form"
+            )
         else:
             problems.append(f"{written} is shell form")
     if problems:
-        return failed(f"{where}: " + "; ".join(problems) + ". "
-                      + SHELL_FORM_CONSEQUENCES)
+        return failed(
+            f"{where}: " + "; ".join(problems) + ". " + SHELL_FORM_CONSEQUENCES
+        )
 
     if not any(instruction.exec_form for instruction in commands):
-        return failed(f"{where}: the exec-form arrays are empty, so the container "
-                      "has no command to run.")
+        return failed(
+            f"{where}: the exec-form arrays are empty, so the container "
+            "has no command to run."
+        )
     written = " and ".join(f"{i.keyword} at line {i.line}" for i in commands)
     verb = "is" if len(commands) == 1 else "are"
-    return passed(f"{where}: {written} {verb} in exec form, so the app itself is "
-                  "PID 1.")
+    return passed(
+        f"{where}: {written} {verb} in exec form, so the app itself is PID 1."
+    )
 
 
 # --- workload checks ----------------------------------------------------------
@@ -665,8 +747,10 @@ def _run_as_non_root_problem(spec: dict, container: dict) -> str:
         return f"runAsNonRoot is {value!r} at {level} level"
     uid, uid_level = _resolved(spec, container, "runAsUser")
     if uid == 0:
-        return (f"runAsUser is 0 at {uid_level} level, so the kubelet would refuse "
-                "to start it")
+        return (
+            f"runAsUser is 0 at {uid_level} level, so the kubelet would refuse "
+            "to start it"
+        )
     return ""
 
 
@@ -674,13 +758,14 @@ def _run_as_non_root_problem(spec: dict, container: dict) -> str:
     id="workload-run-as-non-root",
     title="The web Deployment requires runAsNonRoot",
     hint="In the web Deployment, set runAsNonRoot: true and runAsUser: 65532 in the "
-         "pod's securityContext (spec.template.spec.securityContext). The kubelet then "
-         "refuses to start any container that would run as UID 0, whatever the image "
-         "says. A container-level runAsNonRoot: false overrides the pod level.",
+    "pod's securityContext (spec.template.spec.securityContext). The kubelet then "
+    "refuses to start any container that would run as UID 0, whatever the image "
+    "says. A container-level runAsNonRoot: false overrides the pod level.",
 )
 def workload_run_as_non_root(context: GradingContext) -> Finding:
     finding = _container_check(
-        context, _run_as_non_root_problem,
+        context,
+        _run_as_non_root_problem,
         f"runAsNonRoot is true for every container of {DEPLOYMENT_NAME!r}.",
     )
     deployment = _web_deployment(context)
@@ -688,9 +773,11 @@ def workload_run_as_non_root(context: GradingContext) -> Finding:
         return finding
     refused = _refused_pods(context, deployment)
     if refused:
-        return failed("The Deployment's spec is right, but the kubelet refused to "
-                      "start its pods, so they are admitted and not running.",
-                      detail="\n".join(refused))
+        return failed(
+            "The Deployment's spec is right, but the kubelet refused to "
+            "start its pods, so they are admitted and not running.",
+            detail="\n".join(refused),
+        )
     return finding
 
 
@@ -705,12 +792,13 @@ def _read_only_problem(spec: dict, container: dict) -> str:
     id="workload-read-only-root",
     title="Every container has a read-only root filesystem",
     hint="Set readOnlyRootFilesystem: true in each container's securityContext of the "
-         "web Deployment. An attacker then cannot drop tools into the container or "
-         "change its binaries. If an app must write, mount an emptyDir at that path.",
+    "web Deployment. An attacker then cannot drop tools into the container or "
+    "change its binaries. If an app must write, mount an emptyDir at that path.",
 )
 def workload_read_only_root(context: GradingContext) -> Finding:
     return _container_check(
-        context, _read_only_problem,
+        context,
+        _read_only_problem,
         f"readOnlyRootFilesystem is true for every container of {DEPLOYMENT_NAME!r}.",
     )
 
@@ -731,13 +819,14 @@ def _privilege_escalation_problem(spec: dict, container: dict) -> str:
     id="workload-no-privilege-escalation",
     title="Every container sets allowPrivilegeEscalation: false",
     hint="Set allowPrivilegeEscalation: false in each container's securityContext of "
-         "the web Deployment. It sets no_new_privs, so setuid binaries and file "
-         "capabilities cannot raise the process's privileges. The field exists only "
-         "at container level.",
+    "the web Deployment. It sets no_new_privs, so setuid binaries and file "
+    "capabilities cannot raise the process's privileges. The field exists only "
+    "at container level.",
 )
 def workload_no_privilege_escalation(context: GradingContext) -> Finding:
     return _container_check(
-        context, _privilege_escalation_problem,
+        context,
+        _privilege_escalation_problem,
         f"allowPrivilegeEscalation is false for every container of "
         f"{DEPLOYMENT_NAME!r}.",
     )
@@ -746,13 +835,16 @@ def workload_no_privilege_escalation(context: GradingContext) -> Finding:
 def _capabilities_problem(spec: dict, container: dict) -> str:
     capabilities = _container_context(container).get("capabilities") or {}
     dropped = capabilities.get("drop") or []
-    added = [name for name in capabilities.get("add") or []
-             if name != "NET_BIND_SERVICE"]
+    added = [
+        name for name in capabilities.get("add") or [] if name != "NET_BIND_SERVICE"
+    ]
     if "ALL" not in dropped:
         if any(str(name).upper() == "ALL" for name in dropped):
-            return (f"capabilities.drop is {dropped}, but Pod Security compares "
-                    "case-sensitively and expects \"ALL\"")
-        return "capabilities.drop does not contain \"ALL\""
+            return (
+                f"capabilities.drop is {dropped}, but Pod Security compares "
+                'case-sensitively and expects "ALL"'
+            )
+        return 'capabilities.drop does not contain "ALL"'
     if added:
         return f"capabilities.add puts back {', '.join(map(str, added))}"
     return ""
@@ -761,14 +853,15 @@ def _capabilities_problem(spec: dict, container: dict) -> str:
 @check(
     id="workload-drops-all-capabilities",
     title="Every container drops all capabilities",
-    hint="Set capabilities: {drop: [\"ALL\"]} in each container's securityContext of "
-         "the web Deployment, with ALL in capitals. The server listens on port 8080 "
-         "and needs no Linux capability; only an app that binds a port below 1024 "
-         "would add back NET_BIND_SERVICE.",
+    hint='Set capabilities: {drop: ["ALL"]} in each container\'s securityContext of '
+    "the web Deployment, with ALL in capitals. The server listens on port 8080 "
+    "and needs no Linux capability; only an app that binds a port below 1024 "
+    "would add back NET_BIND_SERVICE.",
 )
 def workload_drops_all_capabilities(context: GradingContext) -> Finding:
     return _container_check(
-        context, _capabilities_problem,
+        context,
+        _capabilities_problem,
         f"Every container of {DEPLOYMENT_NAME!r} drops ALL capabilities.",
     )
 

@@ -5,38 +5,57 @@ import json
 from labplatform.cluster.audit import read_namespace_events
 
 
-def event(namespace: str, name: str, annotations: dict, code: int = 201,
-          uri: str = "/api/v1/namespaces/x/pods") -> str:
-    return json.dumps({
-        "verb": "create",
-        "requestURI": uri,
-        "user": {"username": "system:serviceaccount:x:learner"},
-        "objectRef": {"resource": "pods", "namespace": namespace, "name": name},
-        "responseStatus": {"code": code},
-        "stageTimestamp": "2026-12-04T10:00:00.000000Z",
-        "annotations": annotations,
-    })
+def event(
+    namespace: str,
+    name: str,
+    annotations: dict,
+    code: int = 201,
+    uri: str = "/api/v1/namespaces/x/pods",
+) -> str:
+    return json.dumps(
+        {
+            "verb": "create",
+            "requestURI": uri,
+            "user": {"username": "system:serviceaccount:x:learner"},
+            "objectRef": {"resource": "pods", "namespace": namespace, "name": name},
+            "responseStatus": {"code": code},
+            "stageTimestamp": "2026-12-04T10:00:00.000000Z",
+            "annotations": annotations,
+        }
+    )
 
 
 VIOLATION = {
     "pod-security.kubernetes.io/enforce-policy": "restricted:latest",
-    "pod-security.kubernetes.io/audit-violations":
-        'would violate PodSecurity "restricted:latest": host namespaces (hostPID=true)',
+    "pod-security.kubernetes.io/audit-violations": 'would violate PodSecurity "restricted:latest": host namespaces (hostPID=true)',
 }
 
 
 def test_events_filtered_to_namespace(tmp_path):
     log = tmp_path / "audit.log"
-    log.write_text("\n".join([
-        event("mine", "hostpid", VIOLATION, code=403),
-        event("theirs", "hostpid", VIOLATION, code=403),
-        event("mine", "plain", {"authorization.k8s.io/decision": "allow"}),
-        event("mine", "grader-hostpid-probe", VIOLATION, code=403,
-              uri="/api/v1/namespaces/mine/pods?dryRun=All"),
-        event("mine", "compliant", {"pod-security.kubernetes.io/enforce-policy":
-                                    "restricted:latest"}),
-        "{not json",
-    ]) + "\n")
+    log.write_text(
+        "\n".join(
+            [
+                event("mine", "hostpid", VIOLATION, code=403),
+                event("theirs", "hostpid", VIOLATION, code=403),
+                event("mine", "plain", {"authorization.k8s.io/decision": "allow"}),
+                event(
+                    "mine",
+                    "grader-hostpid-probe",
+                    VIOLATION,
+                    code=403,
+                    uri="/api/v1/namespaces/mine/pods?dryRun=All",
+                ),
+                event(
+                    "mine",
+                    "compliant",
+                    {"pod-security.kubernetes.io/enforce-policy": "restricted:latest"},
+                ),
+                "{not json",
+            ]
+        )
+        + "\n"
+    )
 
     events = read_namespace_events(log, "mine")
 

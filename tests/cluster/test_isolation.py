@@ -5,12 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ..fixtures import (  # noqa: F401 - fixtures
-    learner_token,
-    make_learner,
-    namespace_labels,
-    start_ready_session,
-)
+from ..fixtures import learner_token, namespace_labels
 from ..helpers import kubectl
 
 pytestmark = pytest.mark.cluster
@@ -42,8 +37,14 @@ def test_token_cannot_label_other_namespace(control_plane, two_sessions):
     first, second = two_sessions
     token = learner_token(first)
 
-    result = kubectl(control_plane, "label", "namespace", second.namespace,
-                     f"{ENFORCE}=restricted", token=token)
+    result = kubectl(
+        control_plane,
+        "label",
+        "namespace",
+        second.namespace,
+        f"{ENFORCE}=restricted",
+        token=token,
+    )
 
     assert result.returncode != 0
     assert "Forbidden" in result.stderr
@@ -54,8 +55,14 @@ def test_token_can_label_own_namespace(control_plane, two_sessions):
     first, _ = two_sessions
     token = learner_token(first)
 
-    result = kubectl(control_plane, "label", "namespace", first.namespace,
-                     f"{ENFORCE}=restricted", token=token)
+    result = kubectl(
+        control_plane,
+        "label",
+        "namespace",
+        first.namespace,
+        f"{ENFORCE}=restricted",
+        token=token,
+    )
 
     assert result.returncode == 0, result.stderr
     assert namespace_labels(control_plane, first.namespace)[ENFORCE] == "restricted"
@@ -64,13 +71,30 @@ def test_token_can_label_own_namespace(control_plane, two_sessions):
 def test_token_cannot_weaken_pod_security(control_plane, two_sessions):
     first, _ = two_sessions
     token = learner_token(first)
-    assert kubectl(control_plane, "label", "namespace", first.namespace,
-                   f"{ENFORCE}=restricted", token=token).returncode == 0
+    assert (
+        kubectl(
+            control_plane,
+            "label",
+            "namespace",
+            first.namespace,
+            f"{ENFORCE}=restricted",
+            token=token,
+        ).returncode
+        == 0
+    )
 
-    privileged = kubectl(control_plane, "label", "--overwrite", "namespace",
-                         first.namespace, f"{ENFORCE}=privileged", token=token)
-    removed = kubectl(control_plane, "label", "namespace", first.namespace,
-                      f"{ENFORCE}-", token=token)
+    privileged = kubectl(
+        control_plane,
+        "label",
+        "--overwrite",
+        "namespace",
+        first.namespace,
+        f"{ENFORCE}=privileged",
+        token=token,
+    )
+    removed = kubectl(
+        control_plane, "label", "namespace", first.namespace, f"{ENFORCE}-", token=token
+    )
 
     assert privileged.returncode != 0
     assert "may only be tightened" in privileged.stderr
@@ -82,10 +106,23 @@ def test_token_cannot_touch_platform_labels(control_plane, two_sessions):
     first, second = two_sessions
     token = learner_token(first)
 
-    relabel = kubectl(control_plane, "label", "--overwrite", "namespace", first.namespace,
-                      f"labplatform.io/session={second.id}", token=token)
-    remove = kubectl(control_plane, "label", "namespace", first.namespace,
-                     "app.kubernetes.io/managed-by-", token=token)
+    relabel = kubectl(
+        control_plane,
+        "label",
+        "--overwrite",
+        "namespace",
+        first.namespace,
+        f"labplatform.io/session={second.id}",
+        token=token,
+    )
+    remove = kubectl(
+        control_plane,
+        "label",
+        "namespace",
+        first.namespace,
+        "app.kubernetes.io/managed-by-",
+        token=token,
+    )
 
     assert relabel.returncode != 0
     assert "platform's labels" in relabel.stderr
@@ -99,10 +136,17 @@ def test_token_cannot_bind_wider_roles(control_plane, two_sessions):
     first, _ = two_sessions
     token = learner_token(first)
 
-    result = kubectl(control_plane, "create", "rolebinding", "grab-admin",
-                     "--clusterrole=cluster-admin",
-                     f"--serviceaccount={first.namespace}:learner",
-                     "-n", first.namespace, token=token)
+    result = kubectl(
+        control_plane,
+        "create",
+        "rolebinding",
+        "grab-admin",
+        "--clusterrole=cluster-admin",
+        f"--serviceaccount={first.namespace}:learner",
+        "-n",
+        first.namespace,
+        token=token,
+    )
 
     assert result.returncode != 0
     assert "forbidden" in result.stderr.lower()
@@ -125,10 +169,22 @@ def test_token_cannot_downgrade_policy_version(control_plane, two_sessions):
     first, _ = two_sessions
     token = learner_token(first)
 
-    old = kubectl(control_plane, "label", "namespace", first.namespace,
-                  "pod-security.kubernetes.io/enforce-version=v1.0", token=token)
-    latest = kubectl(control_plane, "label", "namespace", first.namespace,
-                     "pod-security.kubernetes.io/enforce-version=latest", token=token)
+    old = kubectl(
+        control_plane,
+        "label",
+        "namespace",
+        first.namespace,
+        "pod-security.kubernetes.io/enforce-version=v1.0",
+        token=token,
+    )
+    latest = kubectl(
+        control_plane,
+        "label",
+        "namespace",
+        first.namespace,
+        "pod-security.kubernetes.io/enforce-version=latest",
+        token=token,
+    )
 
     assert old.returncode != 0
     assert "may only be set to latest" in old.stderr
@@ -140,12 +196,29 @@ def test_token_cannot_add_finalizers(control_plane, two_sessions):
     token = learner_token(first)
     patch = '{"metadata":{"finalizers":["example.com/wedge"]}}'
 
-    on_namespace = kubectl(control_plane, "patch", "namespace", first.namespace,
-                           "-p", patch, token=token)
-    created = kubectl(control_plane, "create", "configmap", "wedge", "-n", first.namespace,
-                      token=token)
-    on_configmap = kubectl(control_plane, "patch", "configmap", "wedge", "-n",
-                           first.namespace, "-p", patch, token=token)
+    on_namespace = kubectl(
+        control_plane, "patch", "namespace", first.namespace, "-p", patch, token=token
+    )
+    created = kubectl(
+        control_plane,
+        "create",
+        "configmap",
+        "wedge",
+        "-n",
+        first.namespace,
+        token=token,
+    )
+    on_configmap = kubectl(
+        control_plane,
+        "patch",
+        "configmap",
+        "wedge",
+        "-n",
+        first.namespace,
+        "-p",
+        patch,
+        token=token,
+    )
 
     assert on_namespace.returncode != 0
     assert "Finalizers cannot be added" in on_namespace.stderr
@@ -162,8 +235,9 @@ def test_learner_rights_match_golden_file(control_plane, two_sessions):
     first, _ = two_sessions
     token = learner_token(first)
 
-    result = kubectl(control_plane, "auth", "can-i", "--list", "-n", first.namespace,
-                     token=token)
+    result = kubectl(
+        control_plane, "auth", "can-i", "--list", "-n", first.namespace, token=token
+    )
 
     assert result.returncode == 0, result.stderr
     # Column widths follow the longest name, so spacing is normalised.

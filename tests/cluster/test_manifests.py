@@ -11,8 +11,11 @@ LABELS = manifests.make_platform_labels(session_id="s1", lab_slug="lab", learner
 def test_names_distinct_and_valid():
     usernames = ["Test.User", "test-user", "test_user", "-test", "TÉST", "x" * 70]
     names = [
-        make_namespace_name(username=username, lab_slug="pod-security-standards",
-                            session_key=f"session-{index}")
+        make_namespace_name(
+            username=username,
+            lab_slug="pod-security-standards",
+            session_key=f"session-{index}",
+        )
         for index, username in enumerate(usernames)
     ]
 
@@ -43,28 +46,42 @@ def test_namespace_carries_labels_and_expiry():
     expires = datetime(2026, 1, 1, tzinfo=UTC)
 
     namespace = manifests.make_namespace(
-        name="ns", labels=LABELS,
+        name="ns",
+        labels=LABELS,
         lab_labels={"pod-security.kubernetes.io/enforce": "privileged"},
-        expires_at=expires, learner_name="Ada",
+        expires_at=expires,
+        learner_name="Ada",
     )
 
-    assert namespace["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "labplatform"
-    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
-    assert namespace["metadata"]["annotations"]["labplatform.io/expires-at"] == expires.isoformat()
+    assert (
+        namespace["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "labplatform"
+    )
+    assert (
+        namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        == "privileged"
+    )
+    assert (
+        namespace["metadata"]["annotations"]["labplatform.io/expires-at"]
+        == expires.isoformat()
+    )
 
 
 def test_lab_labels_cannot_override_platform_labels():
     namespace = manifests.make_namespace(
-        name="ns", labels=LABELS, lab_labels={"labplatform.io/session": "forged"},
-        expires_at=datetime(2026, 1, 1, tzinfo=UTC), learner_name="Ada",
+        name="ns",
+        labels=LABELS,
+        lab_labels={"labplatform.io/session": "forged"},
+        expires_at=datetime(2026, 1, 1, tzinfo=UTC),
+        learner_name="Ada",
     )
 
     assert namespace["metadata"]["labels"]["labplatform.io/session"] == "s1"
 
 
 def test_cluster_role_pins_one_namespace():
-    role = manifests.make_namespace_cluster_role(namespace="ns", labels=LABELS,
-                                                 can_label=True, owner_uid="uid-1")
+    role = manifests.make_namespace_cluster_role(
+        namespace="ns", labels=LABELS, can_label=True, owner_uid="uid-1"
+    )
 
     rule = role["rules"][0]
     assert rule["resourceNames"] == ["ns"]
@@ -73,8 +90,9 @@ def test_cluster_role_pins_one_namespace():
 
 
 def test_cluster_role_read_only_without_label_right():
-    role = manifests.make_namespace_cluster_role(namespace="ns", labels=LABELS,
-                                                 can_label=False, owner_uid="uid-1")
+    role = manifests.make_namespace_cluster_role(
+        namespace="ns", labels=LABELS, can_label=False, owner_uid="uid-1"
+    )
 
     assert set(role["rules"][0]["verbs"]) == {"get", "watch"}
 
@@ -99,17 +117,29 @@ def test_default_deny_selects_every_pod():
 
 
 def test_service_accounts_do_not_automount():
-    assert manifests.make_service_account(namespace="ns", labels=LABELS)[
-        "automountServiceAccountToken"] is False
-    assert manifests.make_default_service_account(namespace="ns", labels=LABELS)[
-        "automountServiceAccountToken"] is False
+    assert (
+        manifests.make_service_account(namespace="ns", labels=LABELS)[
+            "automountServiceAccountToken"
+        ]
+        is False
+    )
+    assert (
+        manifests.make_default_service_account(namespace="ns", labels=LABELS)[
+            "automountServiceAccountToken"
+        ]
+        is False
+    )
 
 
 def test_starting_resource_lands_in_namespace():
     placed = manifests.place_in_namespace(
-        {"apiVersion": "v1", "kind": "Pod",
-         "metadata": {"name": "p", "namespace": "elsewhere", "labels": {"app": "x"}}},
-        namespace="ns", labels=LABELS,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "elsewhere", "labels": {"app": "x"}},
+        },
+        namespace="ns",
+        labels=LABELS,
     )
 
     assert placed["metadata"]["namespace"] == "ns"

@@ -25,10 +25,14 @@ summary: A demo.
 
 
 def test_lab_loads_steps_in_file_order(tmp_path):
-    write_lab(tmp_path / "demo", LAB_YAML, {
-        "02-second.md": "---\ntitle: Second\n---\nBody two\n",
-        "01-first.md": "---\ntitle: First\nhint: Try this\n---\nBody one\n",
-    })
+    write_lab(
+        tmp_path / "demo",
+        LAB_YAML,
+        {
+            "02-second.md": "---\ntitle: Second\n---\nBody two\n",
+            "01-first.md": "---\ntitle: First\nhint: Try this\n---\nBody one\n",
+        },
+    )
 
     lab = load_lab(tmp_path / "demo")
 

@@ -22,8 +22,17 @@ def test_module_page_shows_every_section(client):
     for section in module.sections:
         assert f'id="{section.id}"' in html
         assert escape(section.title) in html
-    expected_sections = {"core-idea", "primitives", "image-patterns", "standards",
-                         "where-it-matters", "production", "mistakes", "threats", "recap"}
+    expected_sections = {
+        "core-idea",
+        "primitives",
+        "image-patterns",
+        "standards",
+        "where-it-matters",
+        "production",
+        "mistakes",
+        "threats",
+        "recap",
+    }
     assert expected_sections <= {section.id for section in module.sections}
     assert len(module.objectives) == 4
     for objective in module.objectives:
@@ -52,21 +61,29 @@ def test_module_page_highlights_code(client):
 def test_glossary_has_key_terms():
     terms = {entry.term for entry in get_catalog().module(MODULE).glossary}
 
-    for term in ("Namespace (Linux)", "cgroup", "Seccomp", "Distroless",
-                 "Pod Security Standard"):
+    for term in (
+        "Namespace (Linux)",
+        "cgroup",
+        "Seccomp",
+        "Distroless",
+        "Pod Security Standard",
+    ):
         assert term in terms
 
 
 def test_module_teaches_read_only_root_accurately():
     module = get_catalog().module(MODULE)
-    standards = next(section for section in module.sections if section.id == "standards")
+    standards = next(
+        section for section in module.sections if section.id == "standards"
+    )
 
     assert "readOnlyRootFilesystem" in standards.html
     assert "not" in standards.html.lower()
 
 
-@pytest.mark.parametrize("slug", ["harden-container", "pod-security-standards",
-                                  "container-escape"])
+@pytest.mark.parametrize(
+    "slug", ["harden-container", "pod-security-standards", "container-escape"]
+)
 def test_lab_page_lists_steps(client, slug):
     lab = get_catalog().lab(slug)
 

@@ -9,7 +9,6 @@ from django.conf import settings
 
 from labplatform.grading.checks import GradingContext, load_grader, run_checks
 
-from ..fixtures import make_learner, start_ready_session  # noqa: F401 - fixtures
 from ..helpers import kubectl
 
 LAB = Path(settings.BASE_DIR) / "labs" / "container-escape"

@@ -12,18 +12,33 @@ SOLUTION = get_catalog().lab("pod-security-standards").solution_dir
 
 def namespace_manifest(tmp_path, labels: dict) -> str:
     path = tmp_path / "namespace.yaml"
-    path.write_text(json.dumps({"apiVersion": "v1", "kind": "Namespace",
-                                "metadata": {"name": "offline", "labels": labels}}))
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": "offline", "labels": labels},
+            }
+        )
+    )
     return str(path)
 
 
 def test_solution_passes_offline(tmp_path, capsys):
-    labels = {f"pod-security.kubernetes.io/{mode}": "restricted"
-              for mode in ("enforce", "warn", "audit")}
+    labels = {
+        f"pod-security.kubernetes.io/{mode}": "restricted"
+        for mode in ("enforce", "warn", "audit")
+    }
 
-    call_command("grade", "pod-security-standards", "--json",
-                 "--manifest", namespace_manifest(tmp_path, labels),
-                 "--manifest", str(SOLUTION / "compliant-pod.yaml"))
+    call_command(
+        "grade",
+        "pod-security-standards",
+        "--json",
+        "--manifest",
+        namespace_manifest(tmp_path, labels),
+        "--manifest",
+        str(SOLUTION / "compliant-pod.yaml"),
+    )
 
     results = {r["id"]: r["status"] for r in json.loads(capsys.readouterr().out)}
     assert results["namespace-enforces-restricted"] == "pass"
@@ -36,9 +51,14 @@ def test_solution_passes_offline(tmp_path, capsys):
 
 def test_failures_exit_nonzero_with_hints(tmp_path, capsys):
     with pytest.raises(SystemExit) as raised:
-        call_command("grade", "pod-security-standards",
-                     "--manifest", namespace_manifest(tmp_path, {}),
-                     "--manifest", str(SOLUTION / "hostpid-pod.yaml"))
+        call_command(
+            "grade",
+            "pod-security-standards",
+            "--manifest",
+            namespace_manifest(tmp_path, {}),
+            "--manifest",
+            str(SOLUTION / "hostpid-pod.yaml"),
+        )
 
     output = capsys.readouterr().out
     assert raised.value.code == 1

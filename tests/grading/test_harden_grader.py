@@ -16,9 +16,11 @@ LAB = Path(settings.BASE_DIR) / "labs" / "harden-container"
 SOLUTION_DOCKERFILE = (LAB / "solution" / "Dockerfile").read_text()
 START_DOCKERFILE = (LAB / "resources" / "Dockerfile").read_text()
 SOLUTION_OBJECTS = list(
-    yaml.safe_load_all((LAB / "solution" / "workload.yaml").read_text()))
+    yaml.safe_load_all((LAB / "solution" / "workload.yaml").read_text())
+)
 START_OBJECTS = list(
-    yaml.safe_load_all((LAB / "resources" / "00-workload.yaml").read_text()))
+    yaml.safe_load_all((LAB / "resources" / "00-workload.yaml").read_text())
+)
 
 DOCKERFILE_CHECKS = (
     "final-base-minimal",
@@ -44,7 +46,9 @@ def grade(dockerfile: str | None, objects: list[dict] | None = None) -> dict:
     if dockerfile is not None:
         files["Dockerfile"] = dedent(dockerfile).lstrip("\n")
     context = GradingContext(
-        namespace="offline", lab_slug="harden-container", offline_files=files,
+        namespace="offline",
+        lab_slug="harden-container",
+        offline_files=files,
         offline_objects=copy.deepcopy(SOLUTION_OBJECTS if objects is None else objects),
     )
     return {result.id: result for result in run_checks(grader.CHECKS, context)}
@@ -135,8 +139,9 @@ def test_run_as_user_covers_image_user():
 
 
 def test_shell_form_only_fails_exec_check():
-    dockerfile = SOLUTION_DOCKERFILE.replace('ENTRYPOINT ["/app/server"]',
-                                             "ENTRYPOINT /app/server")
+    dockerfile = SOLUTION_DOCKERFILE.replace(
+        'ENTRYPOINT ["/app/server"]', "ENTRYPOINT /app/server"
+    )
     results = grade(dockerfile)
     assert failing_checks(results) == ["exec-form-entrypoint"]
 
@@ -157,8 +162,9 @@ def test_missing_drop_only_fails_capabilities():
 
 
 def test_debug_base_only_fails_base():
-    dockerfile = SOLUTION_DOCKERFILE.replace("static-debian12:nonroot",
-                                             "static-debian12:debug-nonroot")
+    dockerfile = SOLUTION_DOCKERFILE.replace(
+        "static-debian12:nonroot", "static-debian12:debug-nonroot"
+    )
     results = grade(dockerfile)
     assert failing_checks(results) == ["final-base-minimal"]
 
@@ -179,13 +185,16 @@ def test_workload_checks_ignore_missing_dockerfile():
         assert results[check_id].status == "pass", check_id
 
 
-@pytest.mark.parametrize("text", [
-    "",
-    "   \n",
-    "\x00\x01binary\x02",
-    "FROM scratch\nUSR 1\n",
-    TWO_MEGABYTES,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n",
+        "\x00\x01binary\x02",
+        "FROM scratch\nUSR 1\n",
+        TWO_MEGABYTES,
+    ],
+)
 def test_unreadable_dockerfile_fails_clearly(text):
     result = grade(text)["final-base-minimal"]
     assert result.status == "fail"
@@ -480,13 +489,23 @@ def test_run_as_user_zero_does_not_fix():
 def test_refused_pod_is_not_pass():
     workload = solution_workload()
     pod = {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": "web-7d9f-abcde", "labels": {"app": "web"}},
-        "status": {"containerStatuses": [{"name": "web", "state": {"waiting": {
-            "reason": "CreateContainerConfigError",
-            "message": "container has runAsNonRoot and image has non-numeric user "
-                       "(app), cannot verify user is non-root",
-        }}}]},
+        "status": {
+            "containerStatuses": [
+                {
+                    "name": "web",
+                    "state": {
+                        "waiting": {
+                            "reason": "CreateContainerConfigError",
+                            "message": "container has runAsNonRoot and image has non-numeric user "
+                            "(app), cannot verify user is non-root",
+                        }
+                    },
+                }
+            ]
+        },
     }
     result = grade(NAMED_USER, [workload, pod])["workload-run-as-non-root"]
     assert result.status == "fail"
@@ -495,9 +514,12 @@ def test_refused_pod_is_not_pass():
 
 
 def test_pending_pod_does_not_fail():
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": "web-1", "labels": {"app": "web"}},
-           "status": {"phase": "Pending"}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web-1", "labels": {"app": "web"}},
+        "status": {"phase": "Pending"},
+    }
     result = grade(SOLUTION_DOCKERFILE, [solution_workload(), pod])
     assert result["workload-run-as-non-root"].status == "pass"
 
@@ -505,35 +527,41 @@ def test_pending_pod_does_not_fail():
 # --- base images ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("base", [
-    "gcr.io/distroless/static-debian12:nonroot",
-    "gcr.io/distroless/static-debian13:nonroot",
-    "gcr.io/distroless/base-debian12:nonroot",
-    "gcr.io/distroless/cc-debian13:nonroot",
-    "gcr.io/distroless/base-nossl-debian12:nonroot",
-    "gcr.io/distroless/java21-debian12:nonroot",
-    "gcr.io/distroless/static-debian12:nonroot@sha256:" + "a" * 64,
-    "cgr.dev/chainguard/static:latest",
-    "scratch",
-])
+@pytest.mark.parametrize(
+    "base",
+    [
+        "gcr.io/distroless/static-debian12:nonroot",
+        "gcr.io/distroless/static-debian13:nonroot",
+        "gcr.io/distroless/base-debian12:nonroot",
+        "gcr.io/distroless/cc-debian13:nonroot",
+        "gcr.io/distroless/base-nossl-debian12:nonroot",
+        "gcr.io/distroless/java21-debian12:nonroot",
+        "gcr.io/distroless/static-debian12:nonroot@sha256:" + "a" * 64,
+        "cgr.dev/chainguard/static:latest",
+        "scratch",
+    ],
+)
 def test_minimal_bases_pass(base):
     result = grade(with_final_base(base))["final-base-minimal"]
     assert result.status == "pass", result.observed
 
 
-@pytest.mark.parametrize("base", [
-    "gcr.io/distroless/static-debian12:debug",
-    "gcr.io/distroless/static-debian12:debug-nonroot",
-    "gcr.io/distroless/static-debian11:nonroot",
-    "gcr.io/distroless/static-debian12@sha256:" + "a" * 64,
-    "cgr.dev/chainguard/python:latest-dev",
-    "cgr.dev/chainguard/wolfi-base",
-    "ubuntu:22.04",
-    "debian:12-slim",
-    "alpine:3.22",
-    "busybox:1.37",
-    "registry.example/team/runtime:1.0",
-])
+@pytest.mark.parametrize(
+    "base",
+    [
+        "gcr.io/distroless/static-debian12:debug",
+        "gcr.io/distroless/static-debian12:debug-nonroot",
+        "gcr.io/distroless/static-debian11:nonroot",
+        "gcr.io/distroless/static-debian12@sha256:" + "a" * 64,
+        "cgr.dev/chainguard/python:latest-dev",
+        "cgr.dev/chainguard/wolfi-base",
+        "ubuntu:22.04",
+        "debian:12-slim",
+        "alpine:3.22",
+        "busybox:1.37",
+        "registry.example/team/runtime:1.0",
+    ],
+)
 def test_other_bases_fail(base):
     result = grade(with_final_base(base))["final-base-minimal"]
     assert result.status == "fail", result.observed
@@ -583,20 +611,23 @@ def test_distroless_copy_only_passes():
     assert "only copies files" in result.observed
 
 
-@pytest.mark.parametrize("command", [
-    "apt-get update && apt-get install -y --no-install-recommends ca-certificates",
-    "DEBIAN_FRONTEND=noninteractive apt install -y tzdata",
-    "apk add --no-cache tini",
-    "yum -y install which",
-    "dnf install -y procps",
-    "microdnf install shadow-utils",
-    "pip install --no-cache-dir requests==2.32",
-    "python3 -m pip install flask",
-    "pip3.12 install gunicorn",
-    "curl -fsSLo /app https://example.invalid/app",
-    "set -e; wget -q https://example.invalid/app",
-    "sudo apt-get install vim",
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "apt-get update && apt-get install -y --no-install-recommends ca-certificates",
+        "DEBIAN_FRONTEND=noninteractive apt install -y tzdata",
+        "apk add --no-cache tini",
+        "yum -y install which",
+        "dnf install -y procps",
+        "microdnf install shadow-utils",
+        "pip install --no-cache-dir requests==2.32",
+        "python3 -m pip install flask",
+        "pip3.12 install gunicorn",
+        "curl -fsSLo /app https://example.invalid/app",
+        "set -e; wget -q https://example.invalid/app",
+        "sudo apt-get install vim",
+    ],
+)
 def test_install_commands_fail(command):
     result = tools_result(f'FROM debian:12-slim\nRUN {command}\nCMD ["/app"]\n')
     assert result.status == "fail", command
@@ -802,8 +833,12 @@ def test_net_bind_service_allowed():
 
 
 def test_lowercase_solution_passes():
-    results = grade(SOLUTION_DOCKERFILE.replace("FROM", "from").replace("USER", "user")
-                    .replace("ENTRYPOINT", "entrypoint").replace("COPY", "copy"))
+    results = grade(
+        SOLUTION_DOCKERFILE.replace("FROM", "from")
+        .replace("USER", "user")
+        .replace("ENTRYPOINT", "entrypoint")
+        .replace("COPY", "copy")
+    )
     for check_id in DOCKERFILE_CHECKS:
         assert results[check_id].status == "pass", check_id
 
@@ -875,7 +910,7 @@ def test_hadolint_ignore_pragma_disabled():
 
 
 def test_hadolint_finding_fields():
-    result = run_hadolint("FROM ubuntu:22.04\nUSER app\nCMD [\"/app\"]\n")
+    result = run_hadolint('FROM ubuntu:22.04\nUSER app\nCMD ["/app"]\n')
     finding = result.findings[0]
     assert finding.code == "DL3066"
     assert finding.level == "info"

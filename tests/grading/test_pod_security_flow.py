@@ -10,7 +10,6 @@ from django.test import Client
 from labplatform.grading.models import GradingRun
 from labplatform.labsessions.models import LabProgress
 
-from ..fixtures import make_learner, start_ready_session  # noqa: F401 - fixtures
 from ..helpers import wait_for
 from ..terminal.wsclient import TerminalClient, handshake_headers
 
@@ -35,8 +34,9 @@ def grade(client: Client, session) -> dict[str, dict]:
 
 
 def grade_after_answer(client: Client, session, answer: str) -> dict[str, dict]:
-    response = client.post(f"/sessions/{session.id}/answers/audit-violation/",
-                           {"answer": answer})
+    response = client.post(
+        f"/sessions/{session.id}/answers/audit-violation/", {"answer": answer}
+    )
     assert response.status_code == 200
     return grade(client, session)
 
@@ -67,8 +67,10 @@ async def test_pod_security_lab_through_terminal(lab):
     assert first["compliant-pod-admitted"]["status"] == "fail"
     assert first["audit-events-reviewed"]["status"] == "fail"
 
-    terminal = TerminalClient(f"/ws/sessions/{session.id}/terminal/",
-                              handshake_headers(cookie=cookie, origin="http://testserver"))
+    terminal = TerminalClient(
+        f"/ws/sessions/{session.id}/terminal/",
+        handshake_headers(cookie=cookie, origin="http://testserver"),
+    )
     connected, _ = await terminal.connect()
     assert connected
     labelled = await terminal.run(
@@ -77,13 +79,20 @@ async def test_pod_security_lab_through_terminal(lab):
         "pod-security.kubernetes.io/warn=restricted "
         "pod-security.kubernetes.io/audit=restricted"
     )
-    compliant = await terminal.run(heredoc_apply((SOLUTION / "compliant-pod.yaml").read_text()))
-    rejected = await terminal.run(heredoc_apply((SOLUTION / "hostpid-pod.yaml").read_text()))
+    compliant = await terminal.run(
+        heredoc_apply((SOLUTION / "compliant-pod.yaml").read_text())
+    )
+    rejected = await terminal.run(
+        heredoc_apply((SOLUTION / "hostpid-pod.yaml").read_text())
+    )
     await terminal.close()
 
     assert "labeled" in labelled
     assert "pod/compliant created" in compliant
-    assert 'pods "hostpid" is forbidden: violates PodSecurity "restricted:latest"' in rejected
+    assert (
+        'pods "hostpid" is forbidden: violates PodSecurity "restricted:latest"'
+        in rejected
+    )
     assert "host namespaces (hostPID=true)" in rejected
 
     audit_page = await sync_to_async(http.get)(f"/sessions/{session.id}/audit/")
@@ -95,19 +104,27 @@ async def test_pod_security_lab_through_terminal(lab):
     assert wrong["audit-events-reviewed"]["status"] == "fail"
     assert "privileged" in wrong["audit-events-reviewed"]["observed"]
     answered = await sync_to_async(http.post)(
-        f"/sessions/{session.id}/answers/audit-violation/", {"answer": "host namespaces"})
+        f"/sessions/{session.id}/answers/audit-violation/",
+        {"answer": "host namespaces"},
+    )
     assert answered.status_code == 200
 
     second = await sync_to_async(grade)(http, session)
-    for check_id in ("namespace-enforces-restricted", "namespace-warns-and-audits",
-                     "compliant-pod-admitted", "no-hostpid-pod",
-                     "no-workload-template-breaks-restricted", "hostpid-pod-rejected",
-                     "audit-events-reviewed"):
+    for check_id in (
+        "namespace-enforces-restricted",
+        "namespace-warns-and-audits",
+        "compliant-pod-admitted",
+        "no-hostpid-pod",
+        "no-workload-template-breaks-restricted",
+        "hostpid-pod-rejected",
+        "audit-events-reviewed",
+    ):
         assert second[check_id]["status"] == "pass", second[check_id]
     assert "violates PodSecurity" in second["hostpid-pod-rejected"]["detail"]
 
     progress = await sync_to_async(LabProgress.objects.get)(
-        learner_id=session.learner_id, lab_slug="pod-security-standards")
+        learner_id=session.learner_id, lab_slug="pod-security-standards"
+    )
     assert progress.status == LabProgress.Status.COMPLETED
 
 
@@ -137,23 +154,48 @@ def test_hostpid_deployment_accepted_but_flagged(lab, control_plane):
 
     session, http = lab
     token = learner_token(session)
-    labelled = kubectl(control_plane, "label", "namespace", session.namespace,
-                       "pod-security.kubernetes.io/enforce=restricted",
-                       "pod-security.kubernetes.io/warn=restricted", token=token)
+    labelled = kubectl(
+        control_plane,
+        "label",
+        "namespace",
+        session.namespace,
+        "pod-security.kubernetes.io/enforce=restricted",
+        "pod-security.kubernetes.io/warn=restricted",
+        token=token,
+    )
     assert labelled.returncode == 0, labelled.stderr
 
-    applied = kubectl(control_plane, "apply", "-n", session.namespace, "-f", "-",
-                      token=token, input_text=HOSTPID_DEPLOYMENT)
+    applied = kubectl(
+        control_plane,
+        "apply",
+        "-n",
+        session.namespace,
+        "-f",
+        "-",
+        token=token,
+        input_text=HOSTPID_DEPLOYMENT,
+    )
 
     assert applied.returncode == 0, applied.stderr
     assert 'would violate PodSecurity "restricted:latest"' in applied.stderr
 
     def failed_create_seen():
-        events = kubectl(control_plane, "get", "events", "-n", session.namespace,
-                         "--field-selector", "reason=FailedCreate", "-o", "name")
+        events = kubectl(
+            control_plane,
+            "get",
+            "events",
+            "-n",
+            session.namespace,
+            "--field-selector",
+            "reason=FailedCreate",
+            "-o",
+            "name",
+        )
         return events.stdout.strip()
 
-    wait_for(failed_create_seen, timeout=30, message="the ReplicaSet's FailedCreate event")
+    wait_for(
+        failed_create_seen, timeout=30, message="the ReplicaSet's FailedCreate event"
+    )
     flagged = grade(http, session)
     result = flagged["no-workload-template-breaks-restricted"]
     assert result["status"] == "fail"
@@ -161,8 +203,15 @@ def test_hostpid_deployment_accepted_but_flagged(lab, control_plane):
     assert "event: Error creating" in result["detail"]
     assert flagged["no-hostpid-pod"]["status"] == "pass"
 
-    deleted = kubectl(control_plane, "delete", "deployment", "hostpid-deploy", "-n",
-                      session.namespace, token=token)
+    deleted = kubectl(
+        control_plane,
+        "delete",
+        "deployment",
+        "hostpid-deploy",
+        "-n",
+        session.namespace,
+        token=token,
+    )
     assert deleted.returncode == 0, deleted.stderr
 
     cleared = grade(http, session)

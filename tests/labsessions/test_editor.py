@@ -8,7 +8,6 @@ from django.test import Client
 
 from labplatform.cluster import kube
 
-from ..fixtures import make_learner, start_ready_session  # noqa: F401 - fixtures
 from ..helpers import kubectl
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
@@ -50,16 +49,23 @@ def test_dockerfile_save_submits(lab_client):
     assert b"Submitted Dockerfile" in response.content
     config_map = kube.get("v1", "ConfigMap", "lab-submission", session.namespace)
     assert config_map["data"]["Dockerfile"] == text
-    workspace_file = (Path(settings.TERMINAL_WORKSPACE_DIR) / str(session.id)
-                      / "home" / "lab" / "Dockerfile")
+    workspace_file = (
+        Path(settings.TERMINAL_WORKSPACE_DIR)
+        / str(session.id)
+        / "home"
+        / "lab"
+        / "Dockerfile"
+    )
     assert workspace_file.read_text() == text
 
 
 def test_manifest_applied_as_learner(lab_client, control_plane):
     session, client = lab_client("pod-security-standards")
 
-    response = client.post(file_url(session, "compliant-pod.yaml"),
-                           {"text": (SOLUTION / "compliant-pod.yaml").read_text()})
+    response = client.post(
+        file_url(session, "compliant-pod.yaml"),
+        {"text": (SOLUTION / "compliant-pod.yaml").read_text()},
+    )
 
     assert response.status_code == 200
     assert b"Pod compliant applied" in response.content
@@ -70,11 +76,18 @@ def test_manifest_applied_as_learner(lab_client, control_plane):
 
 def test_rejected_pod_shows_api_message(lab_client, control_plane):
     session, client = lab_client("pod-security-standards")
-    kubectl(control_plane, "label", "namespace", session.namespace,
-            "pod-security.kubernetes.io/enforce=restricted")
+    kubectl(
+        control_plane,
+        "label",
+        "namespace",
+        session.namespace,
+        "pod-security.kubernetes.io/enforce=restricted",
+    )
 
-    response = client.post(file_url(session, "compliant-pod.yaml"),
-                           {"text": (SOLUTION / "hostpid-pod.yaml").read_text()})
+    response = client.post(
+        file_url(session, "compliant-pod.yaml"),
+        {"text": (SOLUTION / "hostpid-pod.yaml").read_text()},
+    )
 
     assert response.status_code == 200
     assert b"was rejected" in response.content
@@ -96,8 +109,9 @@ def test_other_namespace_is_refused(lab_client):
 def test_invalid_yaml_is_reported(lab_client):
     session, client = lab_client("pod-security-standards")
 
-    response = client.post(file_url(session, "compliant-pod.yaml"),
-                           {"text": "kind: Pod\n  metadata: [\n"})
+    response = client.post(
+        file_url(session, "compliant-pod.yaml"), {"text": "kind: Pod\n  metadata: [\n"}
+    )
 
     assert response.status_code == 400
     assert b"The YAML is invalid" in response.content
@@ -121,8 +135,10 @@ def test_symlinked_file_is_refused(lab_client, tmp_path):
     os.symlink(secret, lab / "compliant-pod.yaml")
 
     read = client.get(file_url(session, "compliant-pod.yaml"))
-    written = client.post(file_url(session, "compliant-pod.yaml"),
-                          {"text": (SOLUTION / "compliant-pod.yaml").read_text()})
+    written = client.post(
+        file_url(session, "compliant-pod.yaml"),
+        {"text": (SOLUTION / "compliant-pod.yaml").read_text()},
+    )
 
     assert read.status_code == 400
     assert b"platform secret" not in read.content
@@ -148,8 +164,13 @@ def test_hard_linked_file_is_refused(lab_client, tmp_path):
 
 def test_attack_surface_compares_submission(lab_client):
     session, client = lab_client("harden-container")
-    solution = (Path(settings.BASE_DIR) / "labs" / "harden-container" / "solution"
-                / "Dockerfile").read_text()
+    solution = (
+        Path(settings.BASE_DIR)
+        / "labs"
+        / "harden-container"
+        / "solution"
+        / "Dockerfile"
+    ).read_text()
 
     before_submit = client.get(f"/sessions/{session.id}/attack-surface/")
     client.post(file_url(session, "Dockerfile"), {"text": solution})

@@ -8,17 +8,20 @@ from labplatform.cluster import kube
 from labplatform.labsessions import services
 from labplatform.labsessions.models import LabProgress, LabSession
 
-from ..fixtures import make_learner, start_ready_session  # noqa: F401 - fixtures
 from ..helpers import kubectl, wait_for
 
 pytestmark = pytest.mark.cluster
 
-NAMESPACED_KINDS = "serviceaccounts,roles,rolebindings,resourcequotas,limitranges,networkpolicies"
+NAMESPACED_KINDS = (
+    "serviceaccounts,roles,rolebindings,resourcequotas,limitranges,networkpolicies"
+)
 
 
 def _objects_in(control_plane, namespace: str) -> dict[str, str]:
     """Map kind/name to resourceVersion for every platform object in namespace."""
-    result = kubectl(control_plane, "get", NAMESPACED_KINDS, "-n", namespace, "-o", "json")
+    result = kubectl(
+        control_plane, "get", NAMESPACED_KINDS, "-n", namespace, "-o", "json"
+    )
     assert result.returncode == 0, result.stderr
     objects = {}
     for item in json.loads(result.stdout)["items"]:
@@ -46,13 +49,24 @@ def test_start_creates_environment(control_plane, start_ready_session, make_lear
         "NetworkPolicy/default-deny",
         "NetworkPolicy/allow-dns",
     }
-    cluster_role = kube.get("rbac.authorization.k8s.io/v1", "ClusterRole",
-                            f"labplatform:learner:{session.namespace}")
+    cluster_role = kube.get(
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRole",
+        f"labplatform:learner:{session.namespace}",
+    )
     assert cluster_role["rules"][0]["resourceNames"] == [session.namespace]
-    assert kube.get("rbac.authorization.k8s.io/v1", "ClusterRoleBinding",
-                    f"labplatform:learner:{session.namespace}") is not None
+    assert (
+        kube.get(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            f"labplatform:learner:{session.namespace}",
+        )
+        is not None
+    )
     assert session.progress[-1] == "Lab starting resources deployed"
-    progress = LabProgress.objects.get(learner=session.learner, lab_slug=session.lab_slug)
+    progress = LabProgress.objects.get(
+        learner=session.learner, lab_slug=session.lab_slug
+    )
     assert progress.status == LabProgress.Status.IN_PROGRESS
 
 
@@ -83,13 +97,22 @@ def test_end_deletes_namespace(control_plane, start_ready_session, make_learner)
 
     services.session_request_end(session=session)
 
-    wait_for(lambda: kube.get("v1", "Namespace", session.namespace) is None, timeout=60,
-             message="the controller-manager to finalize the namespace")
+    wait_for(
+        lambda: kube.get("v1", "Namespace", session.namespace) is None,
+        timeout=60,
+        message="the controller-manager to finalize the namespace",
+    )
     session.refresh_from_db()
     assert session.status == LabSession.Status.ENDED
     assert not workspace.exists()
-    assert kube.get("rbac.authorization.k8s.io/v1", "ClusterRole",
-                    f"labplatform:learner:{session.namespace}") is None
+    assert (
+        kube.get(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRole",
+            f"labplatform:learner:{session.namespace}",
+        )
+        is None
+    )
 
 
 def test_reaper_ends_expired_sessions(control_plane, start_ready_session, make_learner):
@@ -99,7 +122,8 @@ def test_reaper_ends_expired_sessions(control_plane, start_ready_session, make_l
 
     session = start_ready_session(make_learner("barbara"))
     LabSession.objects.filter(pk=session.pk).update(
-        expires_at=timezone.now() - timedelta(minutes=1))
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
 
     assert services.sessions_reap_expired() == 1
 
@@ -109,16 +133,21 @@ def test_reaper_ends_expired_sessions(control_plane, start_ready_session, make_l
     assert namespace is None or namespace["metadata"].get("deletionTimestamp")
 
 
-@pytest.mark.parametrize("lab_slug, kind, name", [
-    ("harden-container", "Deployment", "web"),
-    ("container-escape", "Pod", "escape"),
-])
-def test_every_lab_deploys_starting_resources(control_plane, start_ready_session,
-                                              make_learner, lab_slug, kind, name):
+@pytest.mark.parametrize(
+    "lab_slug, kind, name",
+    [
+        ("harden-container", "Deployment", "web"),
+        ("container-escape", "Pod", "escape"),
+    ],
+)
+def test_every_lab_deploys_starting_resources(
+    control_plane, start_ready_session, make_learner, lab_slug, kind, name
+):
     session = start_ready_session(make_learner(f"starter-{lab_slug}"), lab_slug)
 
-    result = kubectl(control_plane, "get", kind.lower(), name, "-n", session.namespace,
-                     "-o", "json")
+    result = kubectl(
+        control_plane, "get", kind.lower(), name, "-n", session.namespace, "-o", "json"
+    )
 
     assert result.returncode == 0, result.stderr
     labels = json.loads(result.stdout)["metadata"]["labels"]

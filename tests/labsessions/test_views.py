@@ -37,12 +37,25 @@ def test_solution_needs_login(client):
 
 
 def test_step_without_solution_is_404(learner_client):
-    assert learner_client.post("/labs/pod-security-standards/steps/1/solution/").status_code == 404
-    assert learner_client.post("/labs/pod-security-standards/steps/99/solution/").status_code == 404
+    assert (
+        learner_client.post(
+            "/labs/pod-security-standards/steps/1/solution/"
+        ).status_code
+        == 404
+    )
+    assert (
+        learner_client.post(
+            "/labs/pod-security-standards/steps/99/solution/"
+        ).status_code
+        == 404
+    )
 
 
 def test_solution_needs_post(learner_client):
-    assert learner_client.get("/labs/pod-security-standards/steps/2/solution/").status_code == 405
+    assert (
+        learner_client.get("/labs/pod-security-standards/steps/2/solution/").status_code
+        == 405
+    )
 
 
 def test_lab_page_offers_solution_button(learner_client):
@@ -65,10 +78,15 @@ def test_other_learners_session_is_404(learner_client, django_user_model):
 
     from labplatform.labsessions.models import LabSession
 
-    owner = django_user_model.objects.create_user(username="owner", password="pw-123456!x")
+    owner = django_user_model.objects.create_user(
+        username="owner", password="pw-123456!x"
+    )
     session = LabSession.objects.create(
-        learner=owner, lab_slug="pod-security-standards", namespace="lab-owner-x",
-        status=LabSession.Status.READY, expires_at=timezone.now() + timedelta(hours=1),
+        learner=owner,
+        lab_slug="pod-security-standards",
+        namespace="lab-owner-x",
+        status=LabSession.Status.READY,
+        expires_at=timezone.now() + timedelta(hours=1),
     )
 
     for url in (f"/sessions/{session.id}/status/", f"/sessions/{session.id}/audit/"):
@@ -80,9 +98,14 @@ def test_other_learners_session_is_404(learner_client, django_user_model):
 
 
 def test_signup_logs_in(client):
-    response = client.post("/accounts/signup/", {
-        "username": "newbie", "password1": "a-long-pass-phrase-9", "password2":
-        "a-long-pass-phrase-9"})
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "username": "newbie",
+            "password1": "a-long-pass-phrase-9",
+            "password2": "a-long-pass-phrase-9",
+        },
+    )
 
     assert response.status_code == 302
     assert client.get("/progress/").status_code == 200
@@ -91,7 +114,9 @@ def test_signup_logs_in(client):
 def test_start_requires_csrf(django_user_model):
     from django.test import Client
 
-    user = django_user_model.objects.create_user(username="csrf", password="pw-123456!x")
+    user = django_user_model.objects.create_user(
+        username="csrf", password="pw-123456!x"
+    )
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
 
@@ -101,9 +126,14 @@ def test_start_requires_csrf(django_user_model):
 
 
 def test_signup_ignores_foreign_next(client):
-    response = client.post("/accounts/signup/?next=https://evil.example/phish", {
-        "username": "redirected", "password1": "a-long-pass-phrase-9",
-        "password2": "a-long-pass-phrase-9"})
+    response = client.post(
+        "/accounts/signup/?next=https://evil.example/phish",
+        {
+            "username": "redirected",
+            "password1": "a-long-pass-phrase-9",
+            "password2": "a-long-pass-phrase-9",
+        },
+    )
 
     assert response.status_code == 302
     assert response["Location"] == "/"
@@ -119,12 +149,15 @@ def test_check_twice_reuses_pending_run(learner_client):
     from labplatform.labsessions.models import LabSession
 
     session = LabSession.objects.create(
-        learner=learner_client.user, lab_slug="pod-security-standards",
-        namespace="lab-kay-x", status=LabSession.Status.READY,
+        learner=learner_client.user,
+        lab_slug="pod-security-standards",
+        namespace="lab-kay-x",
+        status=LabSession.Status.READY,
         expires_at=timezone.now() + timedelta(hours=1),
     )
-    pending = GradingRun.objects.create(session=session, learner=learner_client.user,
-                                        lab_slug=session.lab_slug)
+    pending = GradingRun.objects.create(
+        session=session, learner=learner_client.user, lab_slug=session.lab_slug
+    )
 
     assert grading_request(session=session).pk == pending.pk
     assert GradingRun.objects.filter(session=session).count() == 1
@@ -140,8 +173,10 @@ def test_session_cap_per_learner(learner_client):
 
     for index in range(MAX_ACTIVE_SESSIONS_PER_LEARNER):
         LabSession.objects.create(
-            learner=learner_client.user, lab_slug=f"other-lab-{index}",
-            namespace=f"lab-cap-{index}", status=LabSession.Status.READY,
+            learner=learner_client.user,
+            lab_slug=f"other-lab-{index}",
+            namespace=f"lab-cap-{index}",
+            status=LabSession.Status.READY,
             expires_at=timezone.now() + timedelta(hours=1),
         )
 

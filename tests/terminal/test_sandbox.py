@@ -8,8 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from ..fixtures import make_learner, start_ready_session  # noqa: F401 - fixtures
-from .test_terminal import ORIGIN, owner_cookie, path_for, ready_session  # noqa: F401
+from .test_terminal import ORIGIN, owner_cookie, path_for
 from .wsclient import TerminalClient, handshake_headers
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
@@ -17,7 +16,9 @@ pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 async def open_terminal(session) -> TerminalClient:
     cookie = await sync_to_async(owner_cookie)(session)
-    client = TerminalClient(path_for(session), handshake_headers(cookie=cookie, origin=ORIGIN))
+    client = TerminalClient(
+        path_for(session), handshake_headers(cookie=cookie, origin=ORIGIN)
+    )
     connected, _ = await client.connect()
     assert connected
     return client
@@ -30,8 +31,10 @@ async def test_sandbox_cannot_reach_redis_or_site(ready_session):
     redis_port = urlsplit(settings.REDIS_URL).port
     client = await open_terminal(ready_session)
 
-    redis = await client.run(f"timeout 3 bash -c 'echo > /dev/tcp/127.0.0.1/{redis_port}' "
-                             "&& echo REACHED || echo BLOCKED")
+    redis = await client.run(
+        f"timeout 3 bash -c 'echo > /dev/tcp/127.0.0.1/{redis_port}' "
+        "&& echo REACHED || echo BLOCKED"
+    )
     admin = await client.run("ls /work /root 2>&1 | head -2; echo listed")
     await client.close()
 
@@ -40,7 +43,9 @@ async def test_sandbox_cannot_reach_redis_or_site(ready_session):
     assert "No such file or directory" in admin
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="host uid mapping applies when run as root")
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="host uid mapping applies when run as root"
+)
 @pytest.mark.asyncio
 async def test_sandbox_runs_as_unprivileged_host_uid(ready_session):
     client = await open_terminal(ready_session)
@@ -59,8 +64,9 @@ async def test_sandbox_limits_tmp_and_file_size(ready_session):
     client = await open_terminal(ready_session)
 
     tmp = await client.run("head -c 100000000 /dev/zero > /tmp/fill 2>&1; echo tmp=$?")
-    big = await client.run("(head -c 200000000 /dev/zero > ~/big) 2>&1; "
-                           "echo size=$(stat -c %s ~/big)")
+    big = await client.run(
+        "(head -c 200000000 /dev/zero > ~/big) 2>&1; echo size=$(stat -c %s ~/big)"
+    )
     await client.run("rm -f ~/big /tmp/fill")
     await client.close()
 
@@ -83,10 +89,12 @@ async def test_platform_files_are_read_only(ready_session):
 
 
 @pytest.mark.asyncio
-async def test_stuck_shell_does_not_block_others(ready_session, start_ready_session,
-                                                 make_learner):
+async def test_stuck_shell_does_not_block_others(
+    ready_session, start_ready_session, make_learner
+):
     other_session = await sync_to_async(start_ready_session)(
-        await sync_to_async(make_learner)("bystander"))
+        await sync_to_async(make_learner)("bystander")
+    )
     stuck = await open_terminal(ready_session)
     await stuck.send_input("stty raw -echo; sleep 20\r")
     await asyncio.sleep(0.5)

@@ -8,7 +8,6 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.test import Client
 
-from ..fixtures import make_learner, start_ready_session  # noqa: F401 - fixtures
 from .wsclient import TerminalClient, handshake_headers
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
@@ -34,11 +33,6 @@ def workspace_of(session) -> Path:
     return Path(settings.TERMINAL_WORKSPACE_DIR) / str(session.id)
 
 
-@pytest.fixture
-def ready_session(start_ready_session, make_learner):
-    return start_ready_session(make_learner("ferris"))
-
-
 async def _refused(path: str, headers) -> int | None:
     client = TerminalClient(path, headers)
     connected, code = await client.connect()
@@ -52,8 +46,9 @@ async def test_other_learner_is_refused(ready_session, make_learner):
     intruder = await sync_to_async(make_learner)("mallory")
     cookie = await sync_to_async(cookie_for)(intruder)
 
-    code = await _refused(path_for(ready_session),
-                          handshake_headers(cookie=cookie, origin=ORIGIN))
+    code = await _refused(
+        path_for(ready_session), handshake_headers(cookie=cookie, origin=ORIGIN)
+    )
 
     assert code == 4403
     assert not workspace_of(ready_session).exists()
@@ -61,7 +56,9 @@ async def test_other_learner_is_refused(ready_session, make_learner):
 
 @pytest.mark.asyncio
 async def test_anonymous_is_refused(ready_session):
-    code = await _refused(path_for(ready_session), handshake_headers(cookie=None, origin=ORIGIN))
+    code = await _refused(
+        path_for(ready_session), handshake_headers(cookie=None, origin=ORIGIN)
+    )
 
     assert code == 4403
     assert not workspace_of(ready_session).exists()
@@ -71,8 +68,10 @@ async def test_anonymous_is_refused(ready_session):
 async def test_unknown_session_is_refused(ready_session):
     cookie = await sync_to_async(owner_cookie)(ready_session)
 
-    code = await _refused("/ws/sessions/00000000-0000-0000-0000-000000000000/terminal/",
-                          handshake_headers(cookie=cookie, origin=ORIGIN))
+    code = await _refused(
+        "/ws/sessions/00000000-0000-0000-0000-000000000000/terminal/",
+        handshake_headers(cookie=cookie, origin=ORIGIN),
+    )
 
     assert code == 4403
 
@@ -82,8 +81,9 @@ async def test_unknown_session_is_refused(ready_session):
 async def test_foreign_or_missing_origin_is_refused(ready_session, origin):
     cookie = await sync_to_async(owner_cookie)(ready_session)
 
-    code = await _refused(path_for(ready_session),
-                          handshake_headers(cookie=cookie, origin=origin))
+    code = await _refused(
+        path_for(ready_session), handshake_headers(cookie=cookie, origin=origin)
+    )
 
     assert code == 4403
     assert not workspace_of(ready_session).exists()
@@ -92,14 +92,18 @@ async def test_foreign_or_missing_origin_is_refused(ready_session, origin):
 @pytest.mark.asyncio
 async def test_shell_uses_learner_namespace(ready_session):
     cookie = await sync_to_async(owner_cookie)(ready_session)
-    client = TerminalClient(path_for(ready_session),
-                            handshake_headers(cookie=cookie, origin=ORIGIN))
+    client = TerminalClient(
+        path_for(ready_session), handshake_headers(cookie=cookie, origin=ORIGIN)
+    )
     connected, _ = await client.connect()
     assert connected
 
-    whoami = await client.run("kubectl auth whoami -o jsonpath='{.status.userInfo.username}'")
-    namespace = await client.run("kubectl config view --minify -o "
-                                 "jsonpath='{..namespace}'")
+    whoami = await client.run(
+        "kubectl auth whoami -o jsonpath='{.status.userInfo.username}'"
+    )
+    namespace = await client.run(
+        "kubectl config view --minify -o jsonpath='{..namespace}'"
+    )
     identity = await client.run("id -u")
     await client.close()
 
@@ -111,12 +115,17 @@ async def test_shell_uses_learner_namespace(ready_session):
 @pytest.mark.asyncio
 async def test_resize_changes_stty_size(ready_session):
     cookie = await sync_to_async(owner_cookie)(ready_session)
-    client = TerminalClient(path_for(ready_session),
-                            handshake_headers(cookie=cookie, origin=ORIGIN))
+    client = TerminalClient(
+        path_for(ready_session), handshake_headers(cookie=cookie, origin=ORIGIN)
+    )
     await client.connect()
 
-    for bad in ({"cols": 0, "rows": 0}, {"cols": None, "rows": 40},
-                {"cols": "wide", "rows": 40}, {"cols": 100000, "rows": 100000}):
+    for bad in (
+        {"cols": 0, "rows": 0},
+        {"cols": None, "rows": 40},
+        {"cols": "wide", "rows": 40},
+        {"cols": 100000, "rows": 100000},
+    ):
         await client.send_json({"type": "resize", **bad})
     await client.send_json({"type": "resize", "cols": 120, "rows": 40})
     await asyncio.sleep(0.2)
@@ -131,14 +140,17 @@ async def test_closing_socket_ends_shell(ready_session):
     import subprocess
 
     cookie = await sync_to_async(owner_cookie)(ready_session)
-    client = TerminalClient(path_for(ready_session),
-                            handshake_headers(cookie=cookie, origin=ORIGIN))
+    client = TerminalClient(
+        path_for(ready_session), handshake_headers(cookie=cookie, origin=ORIGIN)
+    )
     await client.connect()
     await client.run("sleep 1000 & true")
     marker = str(workspace_of(ready_session))
 
     def sandbox_running() -> bool:
-        listing = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True)
+        listing = subprocess.run(
+            ["ps", "-ww", "-eo", "args"], capture_output=True, text=True
+        )
         return marker in listing.stdout
 
     assert await sync_to_async(sandbox_running)()
@@ -156,8 +168,9 @@ async def test_lab_submit_stores_configmap(ready_session):
     from labplatform.cluster import kube
 
     cookie = await sync_to_async(owner_cookie)(ready_session)
-    client = TerminalClient(path_for(ready_session),
-                            handshake_headers(cookie=cookie, origin=ORIGIN))
+    client = TerminalClient(
+        path_for(ready_session), handshake_headers(cookie=cookie, origin=ORIGIN)
+    )
     await client.connect()
     await client.run("printf 'FROM scratch\\nUSER 65532\\n' > Dockerfile")
     submitted = await client.run("lab submit Dockerfile")
@@ -166,16 +179,18 @@ async def test_lab_submit_stores_configmap(ready_session):
 
     assert "Submitted Dockerfile" in submitted
     assert "nothing-here not found" in missing
-    config_map = await sync_to_async(kube.get)("v1", "ConfigMap", "lab-submission",
-                                               ready_session.namespace)
+    config_map = await sync_to_async(kube.get)(
+        "v1", "ConfigMap", "lab-submission", ready_session.namespace
+    )
     assert config_map["data"]["Dockerfile"] == "FROM scratch\nUSER 65532\n"
 
 
 @pytest.mark.asyncio
 async def test_idle_terminal_stays_connected(ready_session):
     cookie = await sync_to_async(owner_cookie)(ready_session)
-    client = TerminalClient(path_for(ready_session),
-                            handshake_headers(cookie=cookie, origin=ORIGIN))
+    client = TerminalClient(
+        path_for(ready_session), handshake_headers(cookie=cookie, origin=ORIGIN)
+    )
     await client.connect()
 
     # Longer than the channel layer's 5 s blocking read of Redis.
@@ -190,9 +205,12 @@ async def test_idle_terminal_stays_connected(ready_session):
 async def test_foreign_host_is_refused(ready_session):
     cookie = await sync_to_async(owner_cookie)(ready_session)
 
-    code = await _refused(path_for(ready_session),
-                          handshake_headers(cookie=cookie, origin="http://evil.example:8000",
-                                            host="evil.example:8000"))
+    code = await _refused(
+        path_for(ready_session),
+        handshake_headers(
+            cookie=cookie, origin="http://evil.example:8000", host="evil.example:8000"
+        ),
+    )
 
     assert code == 4403
 
@@ -200,10 +218,13 @@ async def test_foreign_host_is_refused(ready_session):
 @pytest.mark.asyncio
 async def test_logout_closes_terminal(ready_session):
     http = Client()
-    await sync_to_async(http.force_login)(await sync_to_async(lambda: ready_session.learner)())
+    await sync_to_async(http.force_login)(
+        await sync_to_async(lambda: ready_session.learner)()
+    )
     cookie = f"sessionid={http.cookies['sessionid'].value}"
-    client = TerminalClient(path_for(ready_session),
-                            handshake_headers(cookie=cookie, origin=ORIGIN))
+    client = TerminalClient(
+        path_for(ready_session), handshake_headers(cookie=cookie, origin=ORIGIN)
+    )
     await client.connect()
     await client.run("true")
 

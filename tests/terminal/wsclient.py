@@ -1,6 +1,5 @@
 """A test client for the terminal websocket, speaking the page's protocol."""
 
-import asyncio
 import itertools
 import json
 import time
@@ -12,8 +11,9 @@ from labplatform.asgi import application
 _markers = itertools.count(1)
 
 
-def handshake_headers(*, cookie: str | None, origin: str | None,
-                      host: str = "testserver") -> list[tuple[bytes, bytes]]:
+def handshake_headers(
+    *, cookie: str | None, origin: str | None, host: str = "testserver"
+) -> list[tuple[bytes, bytes]]:
     headers = [(b"host", host.encode())]
     if cookie is not None:
         headers.append((b"cookie", cookie.encode()))
@@ -34,7 +34,9 @@ class TerminalClient:
         return await self.communicator.connect(timeout=30)
 
     async def send_input(self, text: str) -> None:
-        await self.communicator.send_to(text_data=json.dumps({"type": "input", "data": text}))
+        await self.communicator.send_to(
+            text_data=json.dumps({"type": "input", "data": text})
+        )
 
     async def send_json(self, message) -> None:
         await self.communicator.send_to(text_data=json.dumps(message))
@@ -51,11 +53,13 @@ class TerminalClient:
                 )
             try:
                 frame = await self.communicator.receive_output(timeout=remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if frame["type"] == "websocket.close":
-                raise AssertionError(f"socket closed with {frame.get('code')} before "
-                                     f"{needle!r}: {self.output.decode('utf-8', 'replace')}")
+                raise AssertionError(
+                    f"socket closed with {frame.get('code')} before "
+                    f"{needle!r}: {self.output.decode('utf-8', 'replace')}"
+                )
             if frame.get("bytes") is not None:
                 self.output.extend(frame["bytes"])
                 if self.acknowledge:
@@ -71,7 +75,9 @@ class TerminalClient:
         while time.monotonic() < deadline:
             # receive_output cancels the application when it times out, so
             # quiet is detected with receive_nothing instead.
-            if await self.communicator.receive_nothing(timeout=quiet_seconds, interval=0.05):
+            if await self.communicator.receive_nothing(
+                timeout=quiet_seconds, interval=0.05
+            ):
                 break
             frame = await self.communicator.receive_output(timeout=5)
             if frame.get("bytes") is not None:

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('labsessions', '0001_initial'),
+        ("labsessions", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='labsession',
-            name='answers',
+            model_name="labsession",
+            name="answers",
             field=models.JSONField(blank=True, default=dict),
         ),
     ]

@@ -6,25 +6,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('labsessions', '0002_answers'),
+        ("labsessions", "0002_answers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SolutionReveal',
+            name="SolutionReveal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('lab_slug', models.SlugField(max_length=64)),
-                ('step_number', models.PositiveSmallIntegerField()),
-                ('first_viewed_at', models.DateTimeField(auto_now_add=True)),
-                ('view_count', models.PositiveIntegerField(default=1)),
-                ('learner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='solution_reveals', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("lab_slug", models.SlugField(max_length=64)),
+                ("step_number", models.PositiveSmallIntegerField()),
+                ("first_viewed_at", models.DateTimeField(auto_now_add=True)),
+                ("view_count", models.PositiveIntegerField(default=1)),
+                (
+                    "learner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="solution_reveals",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('learner', 'lab_slug', 'step_number'), name='one_reveal_row_per_learner_step')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("learner", "lab_slug", "step_number"),
+                        name="one_reveal_row_per_learner_step",
+                    )
+                ],
             },
         ),
     ]

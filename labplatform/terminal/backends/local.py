@@ -60,8 +60,9 @@ SANDBOX_LIMITS = {
 SANDBOX_TMP_BYTES = 64 * 1024 * 1024
 
 
-def sandbox_command(*, workspace: Workspace, kubectl: Path, lab_helper: Path,
-                    namespace: str) -> list[str]:
+def sandbox_command(
+    *, workspace: Workspace, kubectl: Path, lab_helper: Path, namespace: str
+) -> list[str]:
     bwrap = shutil.which("bwrap")
     socat = shutil.which("socat")
     if bwrap is None or socat is None:
@@ -78,9 +79,19 @@ def sandbox_command(*, workspace: Workspace, kubectl: Path, lab_helper: Path,
     prefix: list[str] = []
     if workspace.host_uid is not None:
         uid = str(workspace.host_uid)
-        prefix = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                  "--inh-caps=-all", "--"]
-    limits = ["prlimit", *(f"{flag}={value}" for flag, value in SANDBOX_LIMITS.items()), "--"]
+        prefix = [
+            "setpriv",
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--",
+        ]
+    limits = [
+        "prlimit",
+        *(f"{flag}={value}" for flag, value in SANDBOX_LIMITS.items()),
+        "--",
+    ]
     return [
         *prefix,
         *limits,
@@ -89,37 +100,88 @@ def sandbox_command(*, workspace: Workspace, kubectl: Path, lab_helper: Path,
         "--unshare-user",
         "--disable-userns",
         "--die-with-parent",
-        "--ro-bind", "/usr", "/usr",
-        "--symlink", "usr/lib", "/lib",
-        "--symlink", "usr/lib64", "/lib64",
-        "--symlink", "usr/bin", "/bin",
-        "--symlink", "usr/sbin", "/sbin",
-        "--ro-bind", str(workspace.private / "passwd"), "/etc/passwd",
-        "--ro-bind", str(workspace.private / "group"), "/etc/group",
-        "--proc", "/proc",
-        "--dev", "/dev",
-        "--size", str(SANDBOX_TMP_BYTES),
-        "--tmpfs", "/tmp",
-        "--bind", str(workspace.home), "/home/learner",
-        "--ro-bind", str(workspace.run), "/run/lab",
-        "--ro-bind", str(workspace.kubeconfig), "/opt/lab/kubeconfig",
-        "--ro-bind", str(workspace.bashrc), "/opt/lab/bashrc",
-        "--ro-bind", str(kubectl), "/opt/lab/bin/kubectl",
-        "--ro-bind", str(lab_helper), "/opt/lab/bin/lab",
-        "--uid", str(SANDBOX_UID),
-        "--gid", str(SANDBOX_UID),
-        "--hostname", "lab",
-        "--cap-drop", "ALL",
-        "--chdir", "/home/learner",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--symlink",
+        "usr/sbin",
+        "/sbin",
+        "--ro-bind",
+        str(workspace.private / "passwd"),
+        "/etc/passwd",
+        "--ro-bind",
+        str(workspace.private / "group"),
+        "/etc/group",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(SANDBOX_TMP_BYTES),
+        "--tmpfs",
+        "/tmp",
+        "--bind",
+        str(workspace.home),
+        "/home/learner",
+        "--ro-bind",
+        str(workspace.run),
+        "/run/lab",
+        "--ro-bind",
+        str(workspace.kubeconfig),
+        "/opt/lab/kubeconfig",
+        "--ro-bind",
+        str(workspace.bashrc),
+        "/opt/lab/bashrc",
+        "--ro-bind",
+        str(kubectl),
+        "/opt/lab/bin/kubectl",
+        "--ro-bind",
+        str(lab_helper),
+        "/opt/lab/bin/lab",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        "--hostname",
+        "lab",
+        "--cap-drop",
+        "ALL",
+        "--chdir",
+        "/home/learner",
         "--clearenv",
-        "--setenv", "HOME", "/home/learner",
-        "--setenv", "USER", "learner",
-        "--setenv", "PATH", "/opt/lab/bin:/usr/local/bin:/usr/bin:/bin",
-        "--setenv", "TERM", "xterm-256color",
-        "--setenv", "LANG", "C.UTF-8",
-        "--setenv", "KUBECONFIG", "/opt/lab/kubeconfig",
-        "--setenv", "LAB_NAMESPACE", namespace,
-        "/bin/sh", "-c", startup,
+        "--setenv",
+        "HOME",
+        "/home/learner",
+        "--setenv",
+        "USER",
+        "learner",
+        "--setenv",
+        "PATH",
+        "/opt/lab/bin:/usr/local/bin:/usr/bin:/bin",
+        "--setenv",
+        "TERM",
+        "xterm-256color",
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--setenv",
+        "KUBECONFIG",
+        "/opt/lab/kubeconfig",
+        "--setenv",
+        "LAB_NAMESPACE",
+        namespace,
+        "/bin/sh",
+        "-c",
+        startup,
     ]
 
 
@@ -137,7 +199,9 @@ class ApiRelay:
     async def start(self) -> None:
         if self.socket_path.exists():
             self.socket_path.unlink()
-        self.server = await asyncio.start_unix_server(self._relay, path=str(self.socket_path))
+        self.server = await asyncio.start_unix_server(
+            self._relay, path=str(self.socket_path)
+        )
         # The sandbox's uid must be able to connect. The folder is the
         # platform's and read-only in the sandbox, so this path cannot
         # have been swapped for a link.
@@ -154,9 +218,13 @@ class ApiRelay:
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(self.host, self.port)
+            upstream_reader, upstream_writer = await asyncio.open_connection(
+                self.host, self.port
+            )
         except OSError as error:
-            logger.warning("API relay could not reach %s:%s: %s", self.host, self.port, error)
+            logger.warning(
+                "API relay could not reach %s:%s: %s", self.host, self.port, error
+            )
             writer.close()
             return
 
@@ -170,7 +238,9 @@ class ApiRelay:
             finally:
                 target.close()
 
-        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+        await asyncio.gather(
+            pipe(reader, upstream_writer), pipe(upstream_reader, writer)
+        )
 
 
 class LocalShell:
@@ -184,8 +254,14 @@ class LocalShell:
 
     MAX_PENDING_INPUT = 256 * 1024
 
-    def __init__(self, *, command: list[str], relay: ApiRelay,
-                 on_output: Callable[[bytes], None], on_exit: Callable[[int | None], None]):
+    def __init__(
+        self,
+        *,
+        command: list[str],
+        relay: ApiRelay,
+        on_output: Callable[[bytes], None],
+        on_exit: Callable[[int | None], None],
+    ):
         self.command = command
         self.relay = relay
         self.on_output = on_output

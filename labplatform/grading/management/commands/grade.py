@@ -16,8 +16,12 @@ from labplatform.grading.checks import (
 )
 
 MAX_FILE_BYTES = 1024 * 1024
-MARKS = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.NOT_AVAILABLE: "N/A ",
-         Status.ERROR: "ERR "}
+MARKS = {
+    Status.PASS: "PASS",
+    Status.FAIL: "FAIL",
+    Status.NOT_AVAILABLE: "N/A ",
+    Status.ERROR: "ERR ",
+}
 
 
 def read_text(path: Path) -> str:
@@ -26,7 +30,9 @@ def read_text(path: Path) -> str:
     except OSError as error:
         raise CommandError(f"cannot read {path}: {error.strerror}") from None
     if len(data) > MAX_FILE_BYTES:
-        raise CommandError(f"{path} is {len(data)} bytes; the limit is {MAX_FILE_BYTES}.")
+        raise CommandError(
+            f"{path} is {len(data)} bytes; the limit is {MAX_FILE_BYTES}."
+        )
     return data.decode("utf-8", errors="replace")
 
 
@@ -40,8 +46,10 @@ def read_manifests(path: Path) -> list[dict]:
         if document is None:
             continue
         if not isinstance(document, dict) or "kind" not in document:
-            raise CommandError(f"{path} contains a document that is not a Kubernetes "
-                               "object (no kind field).")
+            raise CommandError(
+                f"{path} contains a document that is not a Kubernetes "
+                "object (no kind field)."
+            )
         if document["kind"] == "List":
             objects.extend(document.get("items") or [])
         else:
@@ -58,12 +66,24 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("lab", help="Lab slug, for example harden-container.")
-        parser.add_argument("--dockerfile", type=Path,
-                            help="Dockerfile to grade as the learner's submission.")
-        parser.add_argument("--manifest", type=Path, action="append", default=[],
-                            help="YAML file of Kubernetes objects; repeat for several.")
-        parser.add_argument("--json", dest="as_json", action="store_true",
-                            help="Print the results as JSON instead of text.")
+        parser.add_argument(
+            "--dockerfile",
+            type=Path,
+            help="Dockerfile to grade as the learner's submission.",
+        )
+        parser.add_argument(
+            "--manifest",
+            type=Path,
+            action="append",
+            default=[],
+            help="YAML file of Kubernetes objects; repeat for several.",
+        )
+        parser.add_argument(
+            "--json",
+            dest="as_json",
+            action="store_true",
+            help="Print the results as JSON instead of text.",
+        )
 
     def handle(self, *args, lab, dockerfile, manifest, as_json: bool, **options):
         catalog_lab = get_catalog().lab(lab)
@@ -77,12 +97,18 @@ class Command(BaseCommand):
 
         files = {"Dockerfile": read_text(dockerfile)} if dockerfile else {}
         objects = [obj for path in manifest for obj in read_manifests(path)]
-        context = GradingContext(namespace="offline", lab_slug=lab,
-                                 offline_files=files, offline_objects=objects)
+        context = GradingContext(
+            namespace="offline",
+            lab_slug=lab,
+            offline_files=files,
+            offline_objects=objects,
+        )
         results = run_checks(grader.CHECKS, context)
 
         if as_json:
-            self.stdout.write(json.dumps([result.to_dict() for result in results], indent=2))
+            self.stdout.write(
+                json.dumps([result.to_dict() for result in results], indent=2)
+            )
         else:
             for result in results:
                 self.stdout.write(f"{MARKS[result.status]} {result.id}: {result.title}")
@@ -96,4 +122,3 @@ class Command(BaseCommand):
             self.stdout.write(f"{passed} of {len(results)} checks pass.")
         if any(result.status in (Status.FAIL, Status.ERROR) for result in results):
             raise SystemExit(1)
-

@@ -18,12 +18,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--data-dir", default=str(settings.VAR_DIR / "controlplane"),
+            "--data-dir",
+            default=str(settings.VAR_DIR / "controlplane"),
             help="Folder for certificates, etcd data, logs and the kubeconfig "
-                 "(default: %(default)s).",
+            "(default: %(default)s).",
         )
-        parser.add_argument("--port", type=int, default=0,
-                            help="API server port on 127.0.0.1 (default: a free port).")
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=0,
+            help="API server port on 127.0.0.1 (default: a free port).",
+        )
 
     def handle(self, *args, data_dir, port, **options):
         control_plane = LocalControlPlane(data_dir=Path(data_dir), api_port=port)
@@ -31,13 +36,15 @@ class Command(BaseCommand):
             control_plane.start()
         except ControlPlaneError as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(self.style.SUCCESS(
-            f"Kubernetes API at {control_plane.server_url}\n"
-            f"kubeconfig: {control_plane.kubeconfig_path}\n"
-            f"kubectl:    {control_plane.kubectl_path} --kubeconfig "
-            f"{control_plane.kubeconfig_path} get namespaces\n"
-            "Press Ctrl-C to stop."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Kubernetes API at {control_plane.server_url}\n"
+                f"kubeconfig: {control_plane.kubeconfig_path}\n"
+                f"kubectl:    {control_plane.kubectl_path} --kubeconfig "
+                f"{control_plane.kubeconfig_path} get namespaces\n"
+                "Press Ctrl-C to stop."
+            )
+        )
         stop = False
 
         def request_stop(signum, frame):

@@ -41,10 +41,17 @@ class Command(BaseCommand):
     help = "Run the platform with every part it needs, on its embedded defaults."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default="127.0.0.1",
-                            help="Address the web server listens on (default: %(default)s).")
-        parser.add_argument("--port", type=int, default=8000,
-                            help="Port the web server listens on (default: %(default)s).")
+        parser.add_argument(
+            "--host",
+            default="127.0.0.1",
+            help="Address the web server listens on (default: %(default)s).",
+        )
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=8000,
+            help="Port the web server listens on (default: %(default)s).",
+        )
 
     def handle(self, *args, host, port, **options):
         self.children: list[tuple[str, subprocess.Popen]] = []
@@ -60,8 +67,10 @@ class Command(BaseCommand):
 
     def _start_all(self, host: str, port: int) -> None:
         if Path(settings.KUBECONFIG) == DEFAULT_KUBECONFIG:
-            self.stdout.write("Starting the local control plane (the first run builds "
-                              "it from source, which takes several minutes)…")
+            self.stdout.write(
+                "Starting the local control plane (the first run builds "
+                "it from source, which takes several minutes)…"
+            )
             self.control_plane = LocalControlPlane(data_dir=DEFAULT_KUBECONFIG.parent)
             try:
                 self.control_plane.start()
@@ -79,34 +88,76 @@ class Command(BaseCommand):
         redis = urlsplit(settings.REDIS_URL)
         redis_host, redis_port = redis.hostname or "127.0.0.1", redis.port or 6379
         if not _answers(redis_host, redis_port):
-            if redis_host not in ("127.0.0.1", "localhost") or shutil.which("redis-server") is None:
+            if (
+                redis_host not in ("127.0.0.1", "localhost")
+                or shutil.which("redis-server") is None
+            ):
                 raise CommandError(
                     f"Redis does not answer at {redis_host}:{redis_port}. Install the "
                     "Debian package redis-server, or set LABPLATFORM_REDIS_URL."
                 )
             redis_dir = settings.VAR_DIR / "redis"
             redis_dir.mkdir(parents=True, exist_ok=True)
-            self._spawn("redis", ["redis-server", "--port", str(redis_port),
-                                  "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                  "--dir", str(redis_dir)])
+            self._spawn(
+                "redis",
+                [
+                    "redis-server",
+                    "--port",
+                    str(redis_port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(redis_dir),
+                ],
+            )
             for _ in range(50):
                 if _answers(redis_host, redis_port):
                     break
                 time.sleep(0.1)
             self.stdout.write(f"Redis started on {redis_host}:{redis_port}.")
 
-        self._spawn("celery", [sys.executable, "-m", "celery", "-A", "labplatform", "worker",
-                               "--beat", "--loglevel=INFO", "--concurrency=2",
-                               "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")])
-        self._spawn("web", [sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
-                            "labplatform.asgi:application"])
+        self._spawn(
+            "celery",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "labplatform",
+                "worker",
+                "--beat",
+                "--loglevel=INFO",
+                "--concurrency=2",
+                "--schedule",
+                str(settings.VAR_DIR / "celerybeat-schedule"),
+            ],
+        )
+        self._spawn(
+            "web",
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                host,
+                "-p",
+                str(port),
+                "labplatform.asgi:application",
+            ],
+        )
         for _ in range(100):
             if _answers(host, port):
                 break
             time.sleep(0.1)
-        self.stdout.write(self.style.SUCCESS(
-            f"labplatform is running at http://{host}:{port}/ (Ctrl-C to stop)."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"labplatform is running at http://{host}:{port}/ (Ctrl-C to stop)."
+            )
+        )
 
     def _spawn(self, name: str, command: list[str]) -> None:
         process = subprocess.Popen(command, start_new_session=True)
@@ -116,8 +167,10 @@ class Command(BaseCommand):
         while True:
             for name, process in self.children:
                 if process.poll() is not None:
-                    raise CommandError(f"{name} exited with code {process.returncode}; "
-                                       "see its output above.")
+                    raise CommandError(
+                        f"{name} exited with code {process.returncode}; "
+                        "see its output above."
+                    )
             if self.control_plane is not None:
                 try:
                     self.control_plane.check_alive()
@@ -126,7 +179,7 @@ class Command(BaseCommand):
             time.sleep(1)
 
     def _stop_all(self) -> None:
-        for name, process in reversed(self.children):
+        for _name, process in reversed(self.children):
             if process.poll() is None:
                 process.terminate()
                 try:
