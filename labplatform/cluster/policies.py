@@ -1,6 +1,6 @@
 """Cluster-wide guard rails the platform installs once per cluster.
 
-RBAC alone cannot say "the learner may add a Pod Security label but not
+RBAC alone cannot express "the learner may add a Pod Security label but not
 weaken one", so a ValidatingAdmissionPolicy in the API server checks every
 namespace update a learner's service account makes.
 """
@@ -139,7 +139,7 @@ def make_namespace_guard_policy() -> dict:
                     "reason": "Forbidden",
                 },
                 {
-                    # A finalizer nobody removes keeps the namespace in
+                    # A finalizer that no controller removes keeps the namespace in
                     # Terminating forever when the session ends.
                     "expression": (
                         "!has(object.metadata.finalizers) || "

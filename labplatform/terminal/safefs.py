@@ -1,10 +1,10 @@
 """File access inside a learner's workspace that never follows links.
 
 The learner owns their home folder and can plant symbolic links or hard
-links in it that point at host files. The platform, which may run as
-root, reads and writes there on the learner's behalf, so every path is
-opened one component at a time with O_NOFOLLOW, and a file to be written
-must be a regular file with a single link.
+links in it that point at host files. The platform may run as root and
+reads and writes there on the learner's behalf. So every path is opened
+one component at a time with O_NOFOLLOW, and a file to be written must
+be a regular file with a single link.
 """
 
 import os

@@ -1,7 +1,7 @@
 """The folders of a learner's sandbox in the local terminal backend.
 
-The learner's home holds the lab's files and whatever they create. A
-private folder, read-only inside the sandbox, holds a kubeconfig bound to
+The learner's home contains the lab's files and whatever they create. A
+private folder, read-only inside the sandbox, contains a kubeconfig bound to
 the learner's own ServiceAccount token and the shell profile. Nothing of
 the platform's (its admin kubeconfig, its settings, its database) is
 ever written into either.
