@@ -148,7 +148,7 @@ class Check:
             raise
         except ClusterError as error:
             finding = Finding(Status.ERROR, f"The cluster rejected a read: {error}")
-        hint = self.hint if finding.status != Status.PASS else ""
+        hint = self.hint if finding.status in (Status.FAIL, Status.ERROR) else ""
         return CheckResult(
             id=self.id,
             title=self.title,

@@ -260,7 +260,6 @@ def describe_size(size_bytes: int | None) -> str:
         return "unknown"
     if size_bytes == 0:
         return "0 bytes (empty)"
-    if size_bytes % MiB == 0:
-        return f"about {size_bytes // MiB} MiB"
+    # One unit (MB) for every image, so the comparison reads at a glance.
     megabytes = f"{size_bytes / MB:.1f}".removesuffix(".0")
     return f"about {megabytes} MB"

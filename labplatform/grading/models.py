@@ -40,8 +40,16 @@ class GradingRun(models.Model):
         return f"{self.lab_slug} run for {self.learner}: {self.passed_count}/{self.total_count}"
 
     @property
+    def judged_count(self) -> int:
+        """Checks that could be judged on this cluster (not "not available")."""
+        return sum(
+            1 for result in self.results if result.get("status") != "not_available"
+        )
+
+    @property
     def all_passed(self) -> bool:
         return (
             self.status == self.Status.DONE
-            and self.passed_count == self.total_count > 0
+            and self.passed_count > 0
+            and self.passed_count == self.judged_count
         )

@@ -130,10 +130,11 @@ def _update_progress(run: GradingRun) -> None:
         learner=run.learner, lab_slug=run.lab_slug
     )
     # Progress keeps the best run; a grader with a new number of checks
-    # starts the count again.
-    if progress.checks_total != run.total_count:
+    # starts the count again. Checks this cluster cannot judge (they need
+    # running pods) do not count against finishing the lab.
+    if progress.checks_total != run.judged_count:
         progress.checks_passed = 0
-    progress.checks_total = run.total_count
+    progress.checks_total = run.judged_count
     progress.checks_passed = max(progress.checks_passed, run.passed_count)
     if run.all_passed and progress.status != LabProgress.Status.COMPLETED:
         progress.status = LabProgress.Status.COMPLETED

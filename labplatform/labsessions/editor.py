@@ -27,6 +27,7 @@ from .models import LabSession
 logger = logging.getLogger(__name__)
 
 MAX_EDITOR_BYTES = 256 * 1024
+MAX_MESSAGE_CHARS = 600
 FIELD_MANAGER = "labplatform-editor"
 
 
@@ -169,7 +170,17 @@ def editor_file_save(
         except kube.ClusterUnavailable:
             raise
         except kube.ClusterError as error:
-            result.add("error", f"{label} was rejected: {_api_message(error)}")
+            message = _api_message(error)
+            if len(message) > MAX_MESSAGE_CHARS:
+                message = message[:MAX_MESSAGE_CHARS] + " …"
+            result.add("error", f"{label} was rejected: {message}")
+            if obj["kind"] == "Pod" and error.status == 422:
+                result.add(
+                    "error",
+                    "Most of a pod's spec cannot change once it exists: "
+                    f"delete it first (kubectl delete pod "
+                    f"{obj['metadata']['name']} --now), then save again.",
+                )
             continue
         result.add("ok", f"{label} applied.")
     logger.info(

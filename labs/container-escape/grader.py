@@ -337,7 +337,7 @@ def run_as_non_root(context: GradingContext) -> Finding:
 
 @check(
     id="run-as-user-not-root",
-    title="No container runs as UID 0",
+    title="No container sets runAsUser: 0",
     hint="runAsUser: 0 runs the process as root, and with the node's user namespace "
     "that is root on the node too. It also contradicts runAsNonRoot, so the kubelet "
     "would refuse to start the container. Use a numeric non-root user such as "

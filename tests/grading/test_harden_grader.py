@@ -883,7 +883,7 @@ def test_attack_surface_before():
 def test_attack_surface_after():
     surface = grader.attack_surface(parse_dockerfile(SOLUTION_DOCKERFILE))
     assert surface["base"] == "gcr.io/distroless/static-debian12:nonroot"
-    assert surface["size_estimate"] == "about 2 MiB"
+    assert surface["size_estimate"] == "about 2.1 MB"
     assert surface["shell"] is False
     assert surface["package_manager"] == ""
     assert surface["user"] == "65532:65532"

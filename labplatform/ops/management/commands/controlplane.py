@@ -11,6 +11,9 @@ from labplatform.cluster.localcp import ControlPlaneError, LocalControlPlane
 
 
 class Command(BaseCommand):
+    # The checks warn about a missing kubeconfig, which this command is
+    # about to create; runplatform runs them with its migrate step.
+    requires_system_checks = []
     help = (
         "Build (when missing) and start etcd, kube-apiserver and "
         "kube-controller-manager on 127.0.0.1, and write the admin kubeconfig."
