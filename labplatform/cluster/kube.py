@@ -42,6 +42,27 @@ class ClusterError(Exception):
 class ClusterUnavailable(ClusterError):
     """The API server did not answer, or answered 429 or 5xx: try again later."""
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: str = "",
+        retry_after: float | None = None,
+    ):
+        super().__init__(message, status=status, body=body)
+        # Seconds the API server asked us to wait (its Retry-After header).
+        self.retry_after = retry_after
+
+
+def _retry_after(error) -> float | None:
+    headers = getattr(error, "headers", None) or {}
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
 
 @dataclass(frozen=True)
 class DryRunResult:
@@ -105,6 +126,7 @@ def _translate(error: Exception, action: str) -> ClusterError:
                 f"{action}: the API server answered {status}; retry shortly",
                 status=status,
                 body=body,
+                retry_after=_retry_after(error),
             )
         return ClusterError(
             f"{action}: API status {status}: {_message_of(body)}",

@@ -200,6 +200,13 @@ def _fail(session: LabSession, message: str) -> None:
     live.push_session_status(session)
 
 
+def session_note(*, session_id, step: str) -> None:
+    """Add a line to the session's live progress, such as a retry notice."""
+    session = LabSession.objects.filter(pk=session_id).first()
+    if session is not None and session.is_active:
+        _record_progress(session, step)
+
+
 def session_fail(*, session_id, message: str) -> None:
     session = LabSession.objects.filter(pk=session_id).first()
     if session is not None and session.is_active:
@@ -290,6 +297,38 @@ def sessions_reap_expired() -> int:
     count = 0
     for session_id in list(expired):
         session_end(session_id=session_id, reason="expired")
+        count += 1
+    return count
+
+
+def sessions_mark_vanished(*, grace_seconds: int = 60) -> int:
+    """Fail ready sessions whose namespace is gone, so learners can restart.
+
+    Someone may delete a namespace by hand, or a cluster may be rebuilt;
+    a session pointing at nothing would otherwise look ready forever.
+    """
+    existing = {
+        ns["metadata"]["name"] for ns in provisioning.list_platform_namespaces()
+    }
+    cutoff = timezone.now() - timedelta(seconds=grace_seconds)
+    vanished = LabSession.objects.filter(
+        status=LabSession.Status.READY, ready_at__lt=cutoff
+    ).exclude(namespace__in=existing)
+    count = 0
+    for session in vanished:
+        LabSession.objects.filter(pk=session.pk).update(
+            status=LabSession.Status.FAILED,
+            error="Your lab environment no longer exists in the cluster. "
+            "Start the lab again.",
+            ended_at=timezone.now(),
+        )
+        logger.warning(
+            "Session %s (lab %s): namespace %s vanished; marked failed",
+            session.id,
+            session.lab_slug,
+            session.namespace,
+        )
+        live.push_session_closed(session)
         count += 1
     return count
 

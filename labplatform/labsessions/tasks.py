@@ -11,19 +11,11 @@ from . import services
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=(ClusterUnavailable,),
-    retry_backoff=True,
-    retry_backoff_max=10,
-    max_retries=5,
-    soft_time_limit=90,
-    time_limit=120,
-)
+@shared_task(bind=True, max_retries=5, soft_time_limit=90, time_limit=120)
 def provision_session(self, session_id: str) -> None:
     try:
         services.session_provision(session_id=session_id)
-    except ClusterUnavailable:
+    except ClusterUnavailable as error:
         if self.request.retries >= self.max_retries:
             services.session_fail(
                 session_id=session_id,
@@ -31,7 +23,25 @@ def provision_session(self, session_id: str) -> None:
                 "in a few minutes.",
             )
             return
-        raise
+        # Honour the API server's Retry-After, else back off 1, 2, 4, 8 s.
+        delay = (
+            error.retry_after
+            if error.retry_after is not None
+            else 2**self.request.retries
+        )
+        delay = min(delay, 30)
+        logger.warning(
+            "Provisioning session %s: %s; retry %d in %.0f s",
+            session_id,
+            error,
+            self.request.retries + 1,
+            delay,
+        )
+        services.session_note(
+            session_id=session_id,
+            step=f"Cluster unavailable, retrying in {delay:.0f} s",
+        )
+        raise self.retry(countdown=delay) from None
     except Exception as error:
         services.session_fail(
             session_id=session_id,
@@ -55,6 +65,9 @@ def end_session(session_id: str) -> None:
 def reap_expired_sessions() -> None:
     ended = services.sessions_reap_expired()
     orphans = services.namespaces_reap_orphans()
+    vanished = services.sessions_mark_vanished()
+    if vanished:
+        logger.warning("Reaper found %d sessions whose namespace vanished", vanished)
     if ended or orphans:
         logger.info(
             "Reaper ended %d expired sessions and removed %d orphaned namespaces",
