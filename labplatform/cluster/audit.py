@@ -1,10 +1,10 @@
 """Read the API server's audit events for one namespace.
 
 On the local control plane kube-apiserver writes JSON lines to a file
-(--audit-log-path). Only the tail of the file is read, so a long-running
-cluster's log does not make the audit panel slow.
+(--audit-log-path), which it rotates at --audit-log-maxsize.
 """
 
+import collections
 import json
 import os
 from dataclasses import dataclass
@@ -16,7 +16,6 @@ POD_SECURITY_ANNOTATIONS = (
     "pod-security.kubernetes.io/exempt",
     "pod-security.kubernetes.io/error",
 )
-TAIL_BYTES = 8 * 1024 * 1024
 # Requests the platform makes itself, such as the grader's dry-run probes,
 # carry this name prefix and are left out of the learner's list.
 PLATFORM_PROBE_PREFIX = "grader-"
@@ -40,58 +39,54 @@ class AuditEvent:
         return bool(self.violations) or (self.code == 403 and bool(self.enforce_policy))
 
 
-def _tail_lines(path: Path, max_bytes: int) -> list[str]:
-    with path.open("rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        size = handle.tell()
-        start = max(0, size - max_bytes)
-        handle.seek(start)
-        data = handle.read()
-    lines = data.decode("utf-8", errors="replace").splitlines()
-    # The first line may be cut in half when reading from the middle.
-    return lines[1:] if start > 0 else lines
-
-
 def read_namespace_events(
     log_path: str | os.PathLike, namespace: str, *, limit: int = 100
 ) -> list[AuditEvent]:
-    """Return up to limit Pod Security-relevant events, newest first."""
+    """Return up to limit Pod Security-relevant events, newest first.
+
+    The whole current log file is scanned: reading only its tail let one
+    learner push another learner's events out of view with a few large
+    requests. A cheap byte search skips other namespaces' lines before any
+    JSON is parsed; kube-apiserver rotates the file at --audit-log-maxsize.
+    """
     path = Path(log_path)
     if not path.exists():
         return []
-    events = []
-    for line in _tail_lines(path, TAIL_BYTES):
-        try:
-            raw = json.loads(line)
-        except ValueError:
-            continue
-        object_ref = raw.get("objectRef") or {}
-        if object_ref.get("namespace") != namespace:
-            continue
-        annotations = raw.get("annotations") or {}
-        if not any(key in annotations for key in POD_SECURITY_ANNOTATIONS):
-            continue
-        if object_ref.get("name", "").startswith(PLATFORM_PROBE_PREFIX):
-            continue
-        uri = raw.get("requestURI", "")
-        events.append(
-            AuditEvent(
-                time=raw.get("stageTimestamp")
-                or raw.get("requestReceivedTimestamp", ""),
-                user=(raw.get("user") or {}).get("username", ""),
-                verb=raw.get("verb", ""),
-                resource=object_ref.get("resource", ""),
-                name=object_ref.get("name", ""),
-                code=(raw.get("responseStatus") or {}).get("code"),
-                dry_run="dryRun=All" in uri,
-                decision=annotations.get("authorization.k8s.io/decision", ""),
-                enforce_policy=annotations.get(
-                    "pod-security.kubernetes.io/enforce-policy", ""
-                ),
-                violations=annotations.get(
-                    "pod-security.kubernetes.io/audit-violations", ""
-                ),
-            )
-        )
-    events.reverse()
-    return events[:limit]
+    marker = json.dumps(namespace).encode()
+    events: collections.deque[AuditEvent] = collections.deque(maxlen=limit)
+    with path.open("rb") as handle:
+        for line in handle:
+            if marker not in line:
+                continue
+            event = _parse_event(line, namespace)
+            if event is not None:
+                events.append(event)
+    return list(reversed(events))
+
+
+def _parse_event(line: bytes, namespace: str) -> AuditEvent | None:
+    try:
+        raw = json.loads(line)
+    except ValueError:
+        return None
+    object_ref = raw.get("objectRef") or {}
+    if object_ref.get("namespace") != namespace:
+        return None
+    annotations = raw.get("annotations") or {}
+    if not any(key in annotations for key in POD_SECURITY_ANNOTATIONS):
+        return None
+    if object_ref.get("name", "").startswith(PLATFORM_PROBE_PREFIX):
+        return None
+    uri = raw.get("requestURI", "")
+    return AuditEvent(
+        time=raw.get("stageTimestamp") or raw.get("requestReceivedTimestamp", ""),
+        user=(raw.get("user") or {}).get("username", ""),
+        verb=raw.get("verb", ""),
+        resource=object_ref.get("resource", ""),
+        name=object_ref.get("name", ""),
+        code=(raw.get("responseStatus") or {}).get("code"),
+        dry_run="dryRun=All" in uri,
+        decision=annotations.get("authorization.k8s.io/decision", ""),
+        enforce_policy=annotations.get("pod-security.kubernetes.io/enforce-policy", ""),
+        violations=annotations.get("pod-security.kubernetes.io/audit-violations", ""),
+    )

@@ -274,6 +274,9 @@ def make_resource_quota(*, namespace: str, labels: Mapping[str, str]) -> dict:
                 "count/deployments.apps": "5",
                 "count/replicasets.apps": "20",
                 "count/jobs.batch": "5",
+                "count/cronjobs.batch": "2",
+                "count/statefulsets.apps": "2",
+                "count/daemonsets.apps": "2",
             }
         },
     }

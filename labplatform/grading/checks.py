@@ -148,6 +148,17 @@ class Check:
             raise
         except ClusterError as error:
             finding = Finding(Status.ERROR, f"The cluster rejected a read: {error}")
+        except Exception:  # noqa: BLE001 - one broken check must not lose the run
+            # Learner input can reach corners a check did not foresee (deep
+            # nesting, odd types); the other checks still report.
+            logger.exception(
+                "Check %s failed on namespace %s", self.id, context.namespace
+            )
+            finding = Finding(
+                Status.ERROR,
+                "This check could not evaluate what it found; "
+                "the platform logged the details for the lab's authors.",
+            )
         hint = self.hint if finding.status in (Status.FAIL, Status.ERROR) else ""
         return CheckResult(
             id=self.id,

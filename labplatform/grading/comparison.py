@@ -1,5 +1,7 @@
 """The before/after attack-surface comparison of the hardening lab."""
 
+import functools
+
 from labplatform.cluster import kube
 from labplatform.content.catalog import Lab
 
@@ -8,6 +10,13 @@ from .dockerfile import DockerfileError, parse_dockerfile
 
 
 def _surface(grader, text: str) -> dict:
+    return _cached_surface(grader, text)
+
+
+# The panel may be opened many times for the same text, and hadolint costs
+# up to seconds of CPU per run, so results are kept per text.
+@functools.lru_cache(maxsize=256)
+def _cached_surface(grader, text: str) -> dict:
     try:
         return {"ok": True, **grader.attack_surface(parse_dockerfile(text))}
     except DockerfileError as error:

@@ -215,8 +215,14 @@ def parse_dockerfile(source: str | bytes) -> Dockerfile:
     lines = split_lines(text)
     directives, escape = read_directives(lines)
     logical_lines = tokenize(lines, escape)
-    instructions = [parse_instruction(logical, escape) for logical in logical_lines]
-    stages, meta_args = build_stages(instructions, escape)
+    try:
+        instructions = [parse_instruction(logical, escape) for logical in logical_lines]
+        stages, meta_args = build_stages(instructions, escape)
+    except RecursionError:
+        # Substitutions such as ${A:-${A:-...}} nest one call per level.
+        raise DockerfileError(
+            "Variable substitutions are nested too deeply; simplify them.", line=1
+        ) from None
     return Dockerfile(
         stages=stages,
         source=text,
@@ -497,12 +503,37 @@ def split_command(text: str, escape: str) -> tuple[str, tuple[str, ...], str]:
     flags: list[str] = []
     if keyword in FLAG_INSTRUCTIONS:
         while value.startswith("--"):
-            word = split_words(value, escape)[0]
+            # Only the first word is needed; splitting the whole rest of the
+            # line for each flag made long flag lists quadratic.
+            word = split_words(value[: _first_word_end(value, escape)], escape)[0]
             value = value[len(word) :].lstrip()
             if word == "--":
                 break
             flags.append(word)
     return keyword, tuple(flags), value.strip()
+
+
+def _first_word_end(value: str, escape: str = "\\") -> int:
+    """Return an index past the first word, before the first plain whitespace.
+
+    Quotes and the escape character may protect spaces, so those do not
+    end the word.
+    """
+    quote = ""
+    skip = False
+    for index, char in enumerate(value):
+        if skip:
+            skip = False
+        elif char == escape:
+            skip = True
+        elif quote:
+            if char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char.isspace():
+            return index
+    return len(value)
 
 
 class NotStringArray(ValueError):
@@ -786,6 +817,11 @@ def _env_pairs(instruction: Instruction, escape: str) -> list[tuple[str, str]]:
 # --- variable substitution ----------------------------------------------------
 
 
+# Longest value a substitution may produce. ENV A=$A$A doubles a value per
+# line, so without a cap a few hundred bytes of Dockerfile exhaust memory.
+MAX_EXPANDED_CHARS = 64 * 1024
+
+
 def expand_word(word: str, variables: dict[str, str], escape: str, line: int) -> str:
     """Remove quotes and substitute variables the way BuildKit's shell lexer does.
 
@@ -793,7 +829,14 @@ def expand_word(word: str, variables: dict[str, str], escape: str, line: int) ->
     ${VAR:+alternative}, ${VAR+alternative}, ${VAR:?message} and
     ${VAR?message}. Unset variables expand to an empty string.
     """
-    return _Expander(word, variables, escape, line).expand()
+    expanded = _Expander(word, variables, escape, line).expand()
+    if len(expanded) > MAX_EXPANDED_CHARS:
+        raise DockerfileError(
+            f"A variable substitution grows to {len(expanded)} characters; the "
+            f"limit is {MAX_EXPANDED_CHARS}. Shorten the ARG or ENV values.",
+            line=line,
+        )
+    return expanded
 
 
 class _Expander:

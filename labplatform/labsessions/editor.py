@@ -18,6 +18,7 @@ from django.conf import settings
 from labplatform.cluster import kube
 from labplatform.cluster.manifests import LEARNER_SERVICE_ACCOUNT
 from labplatform.content.catalog import EditorFile, Lab
+from labplatform.content.safe_yaml import load_all_untrusted
 from labplatform.grading.checks import SUBMISSION_CONFIGMAP
 from labplatform.terminal import safefs
 from labplatform.terminal.workspace import sandbox_host_uid
@@ -87,7 +88,7 @@ def validate_text(text: str) -> str:
 def parse_manifests(text: str, *, namespace: str) -> list[dict]:
     """Parse YAML documents into objects placed in the learner's namespace."""
     try:
-        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        documents = [doc for doc in load_all_untrusted(text) if doc is not None]
     except yaml.YAMLError as error:
         raise EditorError(f"The YAML is invalid: {error}") from None
     if not documents:

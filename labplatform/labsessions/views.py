@@ -99,6 +99,8 @@ def grading_run(request, run_id):
 
 def _editor_target(request, session_id, file_name):
     session = _owned_session(request, session_id)
+    if not session.is_active:
+        raise Http404("This lab session has ended")
     lab = get_catalog().lab(session.lab_slug)
     editor_file = lab.editor_file(file_name) if lab else None
     if editor_file is None:

@@ -8,6 +8,7 @@ character split across two frames stays intact) and JSON text frames
 {"type": "exit"} or {"type": "error", "message": str}.
 """
 
+import asyncio
 import json
 import logging
 import time
@@ -27,6 +28,7 @@ OUTPUT_WINDOW_BYTES = 1024 * 1024
 # Terminals one session may have open at once in this web process.
 MAX_TERMINALS_PER_SESSION = 3
 _open_terminals: dict[str, int] = {}
+OUTPUT_RATE_BYTES_PER_SECOND = 4 * 1024 * 1024
 # Close codes in the 4000 range are the application's own.
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_READY = 4409
@@ -40,6 +42,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     session = None
     unacknowledged = 0
     counted = False
+    rate_window_start = 0.0
+    rate_window_bytes = 0
 
     async def __call__(self, scope, receive, send):
         # disconnect() is not called when the consumer dies of an
@@ -151,16 +155,36 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             self.counted = False
 
     def _send_output(self, data: bytes) -> None:
-        import asyncio
-
+        loop = asyncio.get_running_loop()
         self.unacknowledged += len(data)
         if self.unacknowledged > OUTPUT_WINDOW_BYTES and self.shell is not None:
             self.shell.pause_reading()
+
+        # A client can acknowledge output it never reads, so acks alone
+        # cannot bound what waits in the server's socket buffer. A rate cap
+        # limits how fast that can grow.
+        # NOTE: the growth is bounded in rate, not in total; a per-socket
+        # buffer check needs support from the ASGI server.
+        now = loop.time()
+        if now - self.rate_window_start >= 1:
+            self.rate_window_start, self.rate_window_bytes = now, 0
+        self.rate_window_bytes += len(data)
+        if (
+            self.rate_window_bytes > OUTPUT_RATE_BYTES_PER_SECOND
+            and self.shell is not None
+        ):
+            self.shell.pause_reading()
+            loop.call_later(
+                max(0.0, 1 - (now - self.rate_window_start)),
+                self._resume_after_rate_limit,
+            )
         asyncio.ensure_future(self.send(bytes_data=data))
 
-    def _shell_exited(self, code) -> None:
-        import asyncio
+    def _resume_after_rate_limit(self) -> None:
+        if self.shell is not None and self.unacknowledged < OUTPUT_WINDOW_BYTES // 2:
+            self.shell.resume_reading()
 
+    def _shell_exited(self, code) -> None:
         async def finish():
             await self.send(text_data=json.dumps({"type": "exit"}))
             await self.close()

@@ -25,18 +25,13 @@ def _open_folder(
             if part in ("", ".", "..") or "/" in part:
                 raise UnsafePath(f"invalid path component {part!r}")
             try:
-                next_fd = os.open(
-                    part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd
-                )
+                next_fd = _open_or_create_folder(fd, part, create=create, owner=owner)
             except FileNotFoundError:
-                if not create:
-                    raise
-                os.mkdir(part, 0o755, dir_fd=fd)
-                next_fd = os.open(
-                    part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd
-                )
-                if owner is not None:
-                    os.fchown(next_fd, owner, owner)
+                if create:
+                    raise UnsafePath(
+                        f"{part!r} changed while it was being opened"
+                    ) from None
+                raise
             except OSError as error:
                 raise UnsafePath(
                     f"{part!r} is not a plain folder: {error.strerror}"
@@ -47,6 +42,25 @@ def _open_folder(
         os.close(fd)
         raise
     return fd
+
+
+def _open_or_create_folder(
+    parent_fd: int, part: str, *, create: bool, owner: int | None
+) -> int:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        return os.open(part, flags, dir_fd=parent_fd)
+    except FileNotFoundError:
+        if not create:
+            raise
+    try:
+        os.mkdir(part, 0o755, dir_fd=parent_fd)
+    except FileExistsError:
+        pass  # created meanwhile; the open below checks what it is
+    folder_fd = os.open(part, flags, dir_fd=parent_fd)
+    if owner is not None:
+        os.fchown(folder_fd, owner, owner)
+    return folder_fd
 
 
 def read_text(root: Path, relative: str, *, max_bytes: int) -> str | None:
@@ -67,9 +81,10 @@ def read_text(root: Path, relative: str, *, max_bytes: int) -> str | None:
             raise UnsafePath(
                 f"{relative} cannot be opened safely: {error.strerror}"
             ) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UnsafePath(f"{relative} is not a regular file")
         with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise UnsafePath(f"{relative} is not a regular file")
             data = handle.read(max_bytes + 1)
     finally:
         os.close(folder_fd)

@@ -8,6 +8,7 @@ ever written into either.
 """
 
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from . import safefs
+
+logger = logging.getLogger(__name__)
 
 # Inside the sandbox kubectl reaches the API server through a local
 # forwarder on this address; see backends.local.
@@ -183,10 +186,17 @@ def copy_lab_files(source: Path, workspace: Workspace) -> None:
         if not path.is_file():
             continue
         relative = Path("lab") / path.relative_to(source)
-        safefs.write_text(
-            workspace.home,
-            str(relative),
-            path.read_text(encoding="utf-8", errors="replace"),
-            owner=workspace.host_uid,
-            replace=False,
-        )
+        try:
+            safefs.write_text(
+                workspace.home,
+                str(relative),
+                path.read_text(encoding="utf-8", errors="replace"),
+                owner=workspace.host_uid,
+                replace=False,
+            )
+        except safefs.UnsafePath as error:
+            # The learner replaced ~/lab or a file in it with a link: leave
+            # it, and still give them a shell in which to fix it.
+            logger.warning(
+                "Lab file %s not copied into %s: %s", relative, workspace.root, error
+            )

@@ -69,15 +69,24 @@ def test_missing_log_gives_no_events(tmp_path):
     assert read_namespace_events(tmp_path / "absent.log", "mine") == []
 
 
-def test_tail_skips_cut_first_line(tmp_path, monkeypatch):
-    from labplatform.cluster import audit
-
+def test_large_requests_do_not_hide_events(tmp_path):
     log = tmp_path / "audit.log"
-    lines = [event("mine", f"pod-{i}", VIOLATION, code=403) for i in range(50)]
+    padding = event("theirs", "pad", {"x": "y"}, uri="/api?pad=" + "p" * 500_000)
+    lines = [event("mine", "hostpid", VIOLATION, code=403)] + [padding] * 40
     log.write_text("\n".join(lines) + "\n")
-    monkeypatch.setattr(audit, "TAIL_BYTES", len(lines[0]) * 10)
 
     events = read_namespace_events(log, "mine")
 
-    assert 0 < len(events) < 50
+    assert [e.name for e in events] == ["hostpid"]
+
+
+def test_newest_events_first_and_limited(tmp_path):
+    log = tmp_path / "audit.log"
+    lines = [event("mine", f"pod-{i}", VIOLATION, code=403) for i in range(50)]
+    log.write_text("\n".join(lines) + "\n")
+
+    events = read_namespace_events(log, "mine", limit=10)
+
+    assert len(events) == 10
     assert events[0].name == "pod-49"
+    assert events[-1].name == "pod-40"

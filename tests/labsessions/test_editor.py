@@ -189,3 +189,31 @@ def test_attack_surface_only_for_dockerfile_labs(lab_client):
     session, client = lab_client("pod-security-standards")
 
     assert client.get(f"/sessions/{session.id}/attack-surface/").status_code == 404
+
+
+def test_alias_bomb_is_refused(lab_client):
+    session, client = lab_client("pod-security-standards")
+    levels = ["l0: &l0 [a, a, a, a, a, a, a, a]"]
+    levels += [
+        f"l{n}: &l{n} [" + ", ".join([f"*l{n - 1}"] * 10) + "]" for n in range(1, 8)
+    ]
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\nextra:\n  "
+        + "\n  ".join(levels)
+        + "\n"
+    )
+
+    response = client.post(file_url(session, "compliant-pod.yaml"), {"text": text})
+
+    assert response.status_code == 400
+    assert b"aliases" in response.content
+
+
+def test_folder_in_place_of_file_is_refused(lab_client):
+    session, client = lab_client("harden-container")
+    lab = Path(settings.TERMINAL_WORKSPACE_DIR) / str(session.id) / "home" / "lab"
+    (lab / "Dockerfile").mkdir(parents=True)
+
+    responses = [client.get(file_url(session, "Dockerfile")) for _ in range(20)]
+
+    assert {r.status_code for r in responses} == {400}

@@ -152,3 +152,34 @@ def test_every_lab_deploys_starting_resources(
     assert result.returncode == 0, result.stderr
     labels = json.loads(result.stdout)["metadata"]["labels"]
     assert labels["labplatform.io/session"] == str(session.id)
+
+
+def test_deep_workspace_is_removed(settings, tmp_path, make_learner, transactional_db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labplatform.labsessions.services import remove_workspace
+
+    settings.TERMINAL_WORKSPACE_DIR = tmp_path
+    session = LabSession.objects.create(
+        learner=make_learner("deep"),
+        lab_slug="pod-security-standards",
+        namespace="lab-deep-x",
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    folder = tmp_path / str(session.id) / "home"
+    folder.mkdir(parents=True)
+    import os
+
+    fd = os.open(folder, os.O_RDONLY)
+    for _ in range(1500):
+        os.mkdir("d", dir_fd=fd)
+        next_fd = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = next_fd
+    os.close(fd)
+
+    remove_workspace(session)
+
+    assert not (tmp_path / str(session.id)).exists()

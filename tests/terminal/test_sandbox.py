@@ -67,9 +67,15 @@ async def test_sandbox_limits_tmp_and_file_size(ready_session):
     big = await client.run(
         "(head -c 200000000 /dev/zero > ~/big) 2>&1; echo size=$(stat -c %s ~/big)"
     )
-    await client.run("rm -f ~/big /tmp/fill")
+    root = await client.run("echo x > /big 2>&1; echo root=$?")
+    shm = await client.run(
+        "head -c 30000000 /dev/zero > /dev/shm/fill 2>&1; echo shm=$?"
+    )
+    await client.run("rm -f ~/big /tmp/fill /dev/shm/fill")
     await client.close()
 
+    assert "root=0" not in root
+    assert "shm=0" not in shm
     assert "tmp=0" not in tmp
     assert "size=200000000" not in big
 

@@ -28,6 +28,8 @@ from ..workspace import SANDBOX_API_ADDRESS, SANDBOX_UID, Workspace
 logger = logging.getLogger(__name__)
 
 READ_SIZE = 65536
+# Concurrent API connections one sandbox may hold; kubectl uses one or two.
+MAX_RELAY_CONNECTIONS = 32
 LAB_HELPER = Path(__file__).resolve().parent.parent / "bin" / "lab"
 MIN_COLS, MAX_COLS = 2, 500
 MIN_ROWS, MAX_ROWS = 1, 200
@@ -58,6 +60,7 @@ SANDBOX_LIMITS = {
     "--core": "0",
 }
 SANDBOX_TMP_BYTES = 64 * 1024 * 1024
+SANDBOX_SHM_BYTES = 16 * 1024 * 1024
 
 
 def sandbox_command(
@@ -92,97 +95,50 @@ def sandbox_command(
         *(f"{flag}={value}" for flag, value in SANDBOX_LIMITS.items()),
         "--",
     ]
-    return [
-        *prefix,
-        *limits,
-        bwrap,
-        "--unshare-all",
-        "--unshare-user",
-        "--disable-userns",
-        "--die-with-parent",
-        "--ro-bind",
-        "/usr",
-        "/usr",
-        "--symlink",
-        "usr/lib",
-        "/lib",
-        "--symlink",
-        "usr/lib64",
-        "/lib64",
-        "--symlink",
-        "usr/bin",
-        "/bin",
-        "--symlink",
-        "usr/sbin",
-        "/sbin",
-        "--ro-bind",
-        str(workspace.private / "passwd"),
-        "/etc/passwd",
-        "--ro-bind",
-        str(workspace.private / "group"),
-        "/etc/group",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--size",
-        str(SANDBOX_TMP_BYTES),
-        "--tmpfs",
-        "/tmp",
-        "--bind",
-        str(workspace.home),
-        "/home/learner",
-        "--ro-bind",
-        str(workspace.run),
-        "/run/lab",
-        "--ro-bind",
-        str(workspace.kubeconfig),
-        "/opt/lab/kubeconfig",
-        "--ro-bind",
-        str(workspace.bashrc),
-        "/opt/lab/bashrc",
-        "--ro-bind",
-        str(kubectl),
-        "/opt/lab/bin/kubectl",
-        "--ro-bind",
-        str(lab_helper),
-        "/opt/lab/bin/lab",
-        "--uid",
-        str(SANDBOX_UID),
-        "--gid",
-        str(SANDBOX_UID),
-        "--hostname",
-        "lab",
-        "--cap-drop",
-        "ALL",
-        "--chdir",
-        "/home/learner",
-        "--clearenv",
-        "--setenv",
-        "HOME",
-        "/home/learner",
-        "--setenv",
-        "USER",
-        "learner",
-        "--setenv",
-        "PATH",
-        "/opt/lab/bin:/usr/local/bin:/usr/bin:/bin",
-        "--setenv",
-        "TERM",
-        "xterm-256color",
-        "--setenv",
-        "LANG",
-        "C.UTF-8",
-        "--setenv",
-        "KUBECONFIG",
-        "/opt/lab/kubeconfig",
-        "--setenv",
-        "LAB_NAMESPACE",
-        namespace,
-        "/bin/sh",
-        "-c",
-        startup,
+    # Each tuple is one bwrap option with its arguments, in order: later
+    # mounts go on top of earlier ones.
+    options = [
+        ("--unshare-all",),
+        ("--unshare-user",),
+        ("--disable-userns",),
+        ("--die-with-parent",),
+        ("--ro-bind", "/usr", "/usr"),
+        ("--symlink", "usr/lib", "/lib"),
+        ("--symlink", "usr/lib64", "/lib64"),
+        ("--symlink", "usr/bin", "/bin"),
+        ("--symlink", "usr/sbin", "/sbin"),
+        ("--ro-bind", str(workspace.private / "passwd"), "/etc/passwd"),
+        ("--ro-bind", str(workspace.private / "group"), "/etc/group"),
+        ("--proc", "/proc"),
+        ("--dev", "/dev"),
+        ("--size", str(SANDBOX_SHM_BYTES), "--tmpfs", "/dev/shm"),
+        ("--size", str(SANDBOX_TMP_BYTES), "--tmpfs", "/tmp"),
+        ("--bind", str(workspace.home), "/home/learner"),
+        ("--ro-bind", str(workspace.run), "/run/lab"),
+        ("--ro-bind", str(workspace.kubeconfig), "/opt/lab/kubeconfig"),
+        ("--ro-bind", str(workspace.bashrc), "/opt/lab/bashrc"),
+        ("--ro-bind", str(kubectl), "/opt/lab/bin/kubectl"),
+        ("--ro-bind", str(lab_helper), "/opt/lab/bin/lab"),
+        # bwrap builds / and /dev as unbounded in-memory filesystems; only
+        # the sized mounts above and the home folder stay writable.
+        ("--remount-ro", "/dev"),
+        ("--remount-ro", "/"),
+        ("--uid", str(SANDBOX_UID)),
+        ("--gid", str(SANDBOX_UID)),
+        ("--hostname", "lab"),
+        ("--cap-drop", "ALL"),
+        ("--chdir", "/home/learner"),
+        ("--clearenv",),
+        ("--setenv", "HOME", "/home/learner"),
+        ("--setenv", "USER", "learner"),
+        ("--setenv", "PATH", "/opt/lab/bin:/usr/local/bin:/usr/bin:/bin"),
+        ("--setenv", "TERM", "xterm-256color"),
+        ("--setenv", "LANG", "C.UTF-8"),
+        ("--setenv", "KUBECONFIG", "/opt/lab/kubeconfig"),
+        ("--setenv", "LAB_NAMESPACE", namespace),
     ]
+    flat = [argument for option in options for argument in option]
+    return [*prefix, *limits, bwrap, *flat, "/bin/sh", "-c", startup]
 
 
 class ApiRelay:
@@ -192,6 +148,8 @@ class ApiRelay:
         parts = urlsplit(server_url)
         self.socket_path = socket_path
         self.owner = owner
+        self.connections = 0
+        self.cap_logged = False
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 443
         self.server: asyncio.base_events.Server | None = None
@@ -217,6 +175,27 @@ class ApiRelay:
             self.socket_path.unlink()
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        # Each relayed connection costs two file descriptors in the web
+        # process, shared by every learner, so one sandbox gets a few.
+        if self.connections >= MAX_RELAY_CONNECTIONS:
+            if not self.cap_logged:
+                logger.warning(
+                    "API relay %s reached %d connections; refusing more",
+                    self.socket_path,
+                    MAX_RELAY_CONNECTIONS,
+                )
+                self.cap_logged = True
+            writer.close()
+            return
+        self.connections += 1
+        try:
+            await self._relay_connection(reader, writer)
+        finally:
+            self.connections -= 1
+
+    async def _relay_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ):
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(
                 self.host, self.port

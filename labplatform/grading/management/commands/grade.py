@@ -7,6 +7,7 @@ import yaml
 from django.core.management.base import BaseCommand, CommandError
 
 from labplatform.content.catalog import get_catalog
+from labplatform.content.safe_yaml import load_all_untrusted
 from labplatform.grading.checks import (
     GraderNotFound,
     GradingContext,
@@ -38,7 +39,7 @@ def read_text(path: Path) -> str:
 
 def read_manifests(path: Path) -> list[dict]:
     try:
-        documents = list(yaml.safe_load_all(read_text(path)))
+        documents = load_all_untrusted(read_text(path))
     except yaml.YAMLError as error:
         raise CommandError(f"{path} is not valid YAML: {error}") from None
     objects = []
