@@ -30,10 +30,12 @@ NOBODY_UID = 65534
 
 MB = 1000 * 1000
 MiB = 1024 * 1024
-# Compressed linux/amd64 sizes, taken from each image's published registry
-# metadata as recorded in the project's grading notes. They are
-# approximate: every rebuild of a tag changes them a little, and the
-# distroless figures stand for both debian12 and debian13.
+# Compressed linux/amd64 sizes as each image's registry manifest reports
+# them (the sum of its layer sizes), rounded. They are approximate: every
+# rebuild of a tag changes them a little, and the distroless figures stand
+# for both debian12 and debian13.
+# NOTE: recorded by hand in December 2026, not read from a registry at run
+# time; refresh them when the comparison panel looks off.
 PUBLISHED_SIZES = {
     ("ubuntu", "22.04"): round(29.7 * MB),
     ("debian", "12-slim"): round(28.2 * MB),
