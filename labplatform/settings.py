@@ -115,6 +115,13 @@ CHANNEL_LAYERS = env.make_channel_layers(REDIS_URL)
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
+# A task whose worker died without acknowledging it goes back to the queue
+# after this many seconds (Redis's default is an hour). It must stay longer
+# than the longest retry countdown (30 s).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+# When Redis goes away, running tasks are cancelled and redelivered; every
+# task here is safe to run twice. This is Celery 6's default.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.get_bool("CELERY_EAGER", False)

@@ -26,6 +26,65 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+class RedisServer:
+    """A redis-server process the tests own, which a test may restart."""
+
+    def __init__(self, *, port: int, folder: Path):
+        self.port = port
+        self.folder = folder
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+# The Redis server of this run, or None when LABPLATFORM_TEST_REDIS_URL
+# names an external one.
+redis_servers: list[RedisServer | None] = []
+
+
+@pytest.fixture
+def redis_server() -> RedisServer:
+    server = redis_servers[0] if redis_servers else None
+    if server is None:
+        pytest.skip("uses an external Redis (LABPLATFORM_TEST_REDIS_URL)")
+    return server
+
+
 @pytest.fixture(scope="session", autouse=True)
 def redis_url(tmp_path_factory):
     """A real Redis for Celery and Channels, started once per test run.
@@ -39,7 +98,7 @@ def redis_url(tmp_path_factory):
     from labplatform.celery import app
     from labplatform.env import make_channel_layers
 
-    process = None
+    server = None
     url = os.environ.get("LABPLATFORM_TEST_REDIS_URL")
     if not url:
         if shutil.which("redis-server") is None:
@@ -48,33 +107,10 @@ def redis_url(tmp_path_factory):
                 "redis-server or set LABPLATFORM_TEST_REDIS_URL.",
                 returncode=2,
             )
-        port = _free_port()
-        folder = tmp_path_factory.mktemp("redis")
-        process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(folder),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        url = f"redis://127.0.0.1:{port}/0"
+        server = RedisServer(port=_free_port(), folder=tmp_path_factory.mktemp("redis"))
+        server.start()
+        url = server.url
+    redis_servers.append(server)
 
     settings.REDIS_URL = url
     settings.CELERY_BROKER_URL = url
@@ -88,9 +124,8 @@ def redis_url(tmp_path_factory):
     settings.TERMINAL_WORKSPACE_DIR = workspaces
     yield url
     shutil.rmtree(workspaces, ignore_errors=True)
-    if process is not None:
-        process.terminate()
-        process.wait(timeout=10)
+    if server is not None:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -127,3 +127,42 @@ def test_vanished_namespace_marks_session_failed(
     assert created is True
     assert again.pk != session.pk
     assert settings.LAB_SESSION_MINUTES > 0
+
+
+@pytest.mark.asyncio
+async def test_redis_restart_keeps_sessions(ready_session, redis_server):
+    from asgiref.sync import sync_to_async
+
+    from labplatform.grading.models import GradingRun
+
+    from ..helpers import wait_for
+    from ..terminal.test_terminal import ORIGIN, owner_cookie, path_for
+    from ..terminal.wsclient import TerminalClient, handshake_headers
+
+    await sync_to_async(redis_server.stop)()
+    await sync_to_async(redis_server.start)()
+
+    # A terminal opened after the restart works, and Celery still grades.
+    cookie = await sync_to_async(owner_cookie)(ready_session)
+    client = TerminalClient(
+        path_for(ready_session), handshake_headers(cookie=cookie, origin=ORIGIN)
+    )
+    connected, _ = await client.connect()
+    assert connected
+    answer = await client.run("echo after-$((40 + 2))")
+    await client.close()
+    assert "after-42" in answer
+
+    from labplatform.grading.services import grading_request
+
+    run = await sync_to_async(grading_request)(session=ready_session)
+
+    def graded():
+        run.refresh_from_db()
+        return run.status == GradingRun.Status.DONE
+
+    await sync_to_async(wait_for)(
+        graded, timeout=60, message="grading after the restart"
+    )
+    refreshed = await sync_to_async(LabSession.objects.get)(pk=ready_session.pk)
+    assert refreshed.status == LabSession.Status.READY
