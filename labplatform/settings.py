@@ -146,6 +146,8 @@ AUDIT_LOG_PATH = env.get_str(
 LAB_SESSION_MINUTES = env.get_int("LAB_SESSION_MINUTES", 120)
 LAB_PROVISION_DEADLINE_SECONDS = env.get_int("LAB_PROVISION_DEADLINE_SECONDS", 60)
 TERMINAL_BACKEND = env.get_str("TERMINAL_BACKEND", "local")
+# A terminal with no input for this long is closed and its shell ended.
+TERMINAL_IDLE_SECONDS = env.get_int("TERMINAL_IDLE_SECONDS", 1800)
 # Parent folder of each session's home folder in the local terminal backend.
 TERMINAL_WORKSPACE_DIR = Path(
     env.get_str("TERMINAL_WORKSPACE_DIR", str(VAR_DIR / "workspaces"))

@@ -15,6 +15,7 @@ import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from .origin import origin_problem
 from .sessions import ShellStartError, open_shell, terminal_session_for
@@ -34,6 +35,7 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_READY = 4409
 CLOSE_SESSION_ENDED = 4410
 CLOSE_TOO_MANY = 4429
+CLOSE_IDLE = 4408
 CLOSE_FAILED = 4500
 
 
@@ -138,13 +140,38 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             )
             await self.close(code=CLOSE_FAILED)
             return
-        self.opened_at = time.monotonic()
+        self.opened_at = self.last_input_at = time.monotonic()
+        self.idle_watch = asyncio.ensure_future(self._close_when_idle())
         logger.info(
             "Terminal opened for learner %s, lab %s, namespace %s",
             user.get_username(),
             session.lab_slug,
             session.namespace,
         )
+
+    async def _close_when_idle(self) -> None:
+        """Close the terminal after TERMINAL_IDLE_SECONDS without input."""
+        limit = settings.TERMINAL_IDLE_SECONDS
+        while self.shell is not None:
+            idle = time.monotonic() - self.last_input_at
+            if idle >= limit:
+                logger.info(
+                    "Terminal for namespace %s closed after %d s without input",
+                    self.session.namespace,
+                    int(idle),
+                )
+                await self.send(
+                    text_data=json.dumps(
+                        {
+                            "type": "error",
+                            "message": "The terminal closed after a long time without input. "
+                            "Reload the page to open a new one.",
+                        }
+                    )
+                )
+                await self.close(code=CLOSE_IDLE)
+                return
+            await asyncio.sleep(min(limit - idle, 30) + 0.05)
 
     def _release_slot(self) -> None:
         if self.counted and self.session is not None:
@@ -194,6 +221,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         if self.shell is None:
             return
+        self.last_input_at = time.monotonic()
         if bytes_data is not None:
             # Binary frames carry raw input bytes, for clients that prefer them.
             if len(bytes_data) <= MAX_INPUT_BYTES:
@@ -237,6 +265,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         self._release_slot()
+        if getattr(self, "idle_watch", None) is not None:
+            self.idle_watch.cancel()
         if self.session is not None:
             await self.channel_layer.group_discard(
                 self.session.group_name, self.channel_name

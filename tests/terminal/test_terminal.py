@@ -238,3 +238,40 @@ async def test_logout_closes_terminal(ready_session):
 
     assert closed is not None
     assert closed["code"] == 4410
+
+
+@pytest.mark.asyncio
+async def test_idle_timeout_closes_terminal(ready_session, settings):
+    settings.TERMINAL_IDLE_SECONDS = 2
+    cookie = await sync_to_async(owner_cookie)(ready_session)
+    client = TerminalClient(
+        path_for(ready_session), handshake_headers(cookie=cookie, origin=ORIGIN)
+    )
+    await client.connect()
+    await client.run("true")
+
+    closed = None
+    for _ in range(200):
+        frame = await client.communicator.receive_output(timeout=10)
+        if frame["type"] == "websocket.close":
+            closed = frame
+            break
+
+    assert closed is not None
+    assert closed["code"] == 4408
+
+
+@pytest.mark.asyncio
+async def test_invalid_and_split_bytes_pass_through(ready_session):
+    cookie = await sync_to_async(owner_cookie)(ready_session)
+    client = TerminalClient(
+        path_for(ready_session), handshake_headers(cookie=cookie, origin=ORIGIN)
+    )
+    await client.connect()
+
+    await client.run("printf 'A\\377B\\342\\202'; sleep 0.3; printf '\\254C'")
+    still_up = await client.run("echo up-$((1 + 1))")
+    await client.close()
+
+    assert b"A\xffB\xe2\x82\xacC" in bytes(client.output)
+    assert "up-2" in still_up
