@@ -18,7 +18,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from .origin import origin_problem
-from .sessions import ShellStartError, open_shell, terminal_session_for
+from .sessions import (
+    ShellStartError,
+    open_shell,
+    terminal_revoked_reason,
+    terminal_session_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +41,7 @@ CLOSE_NOT_READY = 4409
 CLOSE_SESSION_ENDED = 4410
 CLOSE_TOO_MANY = 4429
 CLOSE_IDLE = 4408
+REVALIDATE_SECONDS = 30
 CLOSE_FAILED = 4500
 
 
@@ -150,9 +156,25 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         )
 
     async def _close_when_idle(self) -> None:
-        """Close the terminal after TERMINAL_IDLE_SECONDS without input."""
+        """Close the terminal after TERMINAL_IDLE_SECONDS without input.
+
+        The same loop re-checks every 30 s that the account is still active
+        and the session still ready, in case the close message from a
+        deactivation or the end of the session was lost.
+        """
         limit = settings.TERMINAL_IDLE_SECONDS
         while self.shell is not None:
+            reason = await database_sync_to_async(terminal_revoked_reason)(
+                session_id=self.session.id, user_id=self.scope["user"].pk
+            )
+            if reason:
+                logger.info(
+                    "Terminal for namespace %s closed: %s",
+                    self.session.namespace,
+                    reason,
+                )
+                await self.close(code=CLOSE_SESSION_ENDED)
+                return
             idle = time.monotonic() - self.last_input_at
             if idle >= limit:
                 logger.info(
@@ -171,7 +193,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 )
                 await self.close(code=CLOSE_IDLE)
                 return
-            await asyncio.sleep(min(limit - idle, 30) + 0.05)
+            await asyncio.sleep(min(limit - idle, REVALIDATE_SECONDS) + 0.05)
 
     def _release_slot(self) -> None:
         if self.counted and self.session is not None:

@@ -46,6 +46,22 @@ def terminal_session_for(*, session_id: str, user) -> tuple[LabSession | None, s
     return session, ""
 
 
+def terminal_revoked_reason(*, session_id, user_id) -> str:
+    """Return why an open terminal must close now, or "" when it may stay."""
+    from django.contrib.auth import get_user_model
+
+    if not get_user_model().objects.filter(pk=user_id, is_active=True).exists():
+        return "the account is deactivated"
+    session = (
+        LabSession.objects.filter(pk=session_id).only("status", "expires_at").first()
+    )
+    if session is None or session.status != LabSession.Status.READY:
+        return "the session is no longer ready"
+    if session.expires_at <= timezone.now():
+        return "the session expired"
+    return ""
+
+
 def kubectl_path() -> Path:
     if settings.KUBECTL_PATH:
         return Path(settings.KUBECTL_PATH)

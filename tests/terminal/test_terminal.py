@@ -275,3 +275,31 @@ async def test_invalid_and_split_bytes_pass_through(ready_session):
 
     assert b"A\xffB\xe2\x82\xacC" in bytes(client.output)
     assert "up-2" in still_up
+
+
+@pytest.mark.asyncio
+async def test_deactivated_account_loses_terminal(ready_session, monkeypatch):
+    from django.contrib.auth import get_user_model
+
+    from labplatform.terminal import consumers
+
+    monkeypatch.setattr(consumers, "REVALIDATE_SECONDS", 0.5)
+    cookie = await sync_to_async(owner_cookie)(ready_session)
+    client = TerminalClient(
+        path_for(ready_session), handshake_headers(cookie=cookie, origin=ORIGIN)
+    )
+    await client.connect()
+    await client.run("true")
+
+    await sync_to_async(
+        get_user_model().objects.filter(pk=ready_session.learner_id).update
+    )(is_active=False)
+    closed = None
+    for _ in range(200):
+        frame = await client.communicator.receive_output(timeout=10)
+        if frame["type"] == "websocket.close":
+            closed = frame
+            break
+
+    assert closed is not None
+    assert closed["code"] == 4410
