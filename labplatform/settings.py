@@ -144,6 +144,9 @@ AUDIT_LOG_PATH = env.get_str(
 )
 
 LAB_SESSION_MINUTES = env.get_int("LAB_SESSION_MINUTES", 120)
+# Labs with placement "dedicated" run privileged pods. On a cluster whose
+# nodes are shared by learners they start only when this is true.
+ALLOW_SHARED_PRIVILEGED_LABS = env.get_bool("ALLOW_SHARED_PRIVILEGED_LABS", False)
 LAB_PROVISION_DEADLINE_SECONDS = env.get_int("LAB_PROVISION_DEADLINE_SECONDS", 60)
 TERMINAL_BACKEND = env.get_str("TERMINAL_BACKEND", "local")
 # A terminal with no input for this long is closed and its shell ended.

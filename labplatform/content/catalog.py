@@ -90,6 +90,7 @@ class EditorFile:
 
 
 EDITOR_ACTIONS = ("submit", "apply")
+PLACEMENTS = ("shared", "dedicated")
 EDITOR_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -107,6 +108,9 @@ class Lab:
     steps: tuple[Step, ...] = ()
     questions: tuple[Question, ...] = ()
     editor_files: tuple[EditorFile, ...] = ()
+    # "shared": a namespace on the platform's cluster. "dedicated": the lab
+    # runs privileged pods and needs a cluster of its own.
+    placement: str = "shared"
     folder: Path = Path()
 
     def editor_file(self, name: str) -> EditorFile | None:
@@ -293,6 +297,11 @@ def load_lab(folder: Path) -> Lab:
                 starter=starter,
             )
         )
+    placement = data.get("placement", "shared")
+    if placement not in PLACEMENTS:
+        raise ContentError(
+            f"{path}: placement {placement!r} is not one of {', '.join(PLACEMENTS)}"
+        )
     slug = _require(data, "slug", path)
     if slug != folder.name:
         raise ContentError(
@@ -311,6 +320,7 @@ def load_lab(folder: Path) -> Lab:
         steps=tuple(steps),
         questions=tuple(questions),
         editor_files=tuple(editor_files),
+        placement=placement,
         folder=folder,
     )
 

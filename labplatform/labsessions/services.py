@@ -31,8 +31,31 @@ class LabNotFound(LookupError):
     pass
 
 
+class PlacementRefused(Exception):
+    """The lab needs a dedicated cluster and this one is shared."""
+
+
 class TooManySessions(Exception):
     """The learner already has the maximum number of live lab sessions."""
+
+
+def check_placement(lab) -> None:
+    """Refuse a dedicated-placement lab on a shared cluster whose pods run.
+
+    A privileged hostPID pod is root on its node, and on a shared node that
+    reaches every other learner. A cluster without nodes (the local control
+    plane) stores pods but never runs them, so the lab is safe there; a
+    host may also accept the risk with LABPLATFORM_ALLOW_SHARED_PRIVILEGED_LABS.
+    """
+    if lab.placement != "dedicated" or settings.ALLOW_SHARED_PRIVILEGED_LABS:
+        return
+    nodes = kube.list_objects("v1", "Node")
+    if nodes:
+        raise PlacementRefused(
+            f"The lab {lab.title!r} runs privileged pods and needs a cluster of its "
+            f"own, but this cluster has {len(nodes)} node(s) shared by every learner. "
+            "Ask the host to run it on a per-learner cluster (see docs/security.md)."
+        )
 
 
 def session_get_active(*, learner, lab_slug: str) -> LabSession | None:
@@ -52,12 +75,14 @@ def session_start(*, learner, lab_slug: str) -> tuple[LabSession, bool]:
     enqueues nothing new. The provisioning task is enqueued only after the
     row is committed, so the worker always finds it.
     """
-    if get_catalog().lab(lab_slug) is None:
+    lab = get_catalog().lab(lab_slug)
+    if lab is None:
         raise LabNotFound(lab_slug)
 
     existing = session_get_active(learner=learner, lab_slug=lab_slug)
     if existing is not None:
         return existing, False
+    check_placement(lab)
     active = LabSession.objects.filter(
         learner=learner, status__in=LabSession.ACTIVE_STATUSES
     ).count()

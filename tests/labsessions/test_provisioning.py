@@ -183,3 +183,36 @@ def test_deep_workspace_is_removed(settings, tmp_path, make_learner, transaction
     remove_workspace(session)
 
     assert not (tmp_path / str(session.id)).exists()
+
+
+def test_escape_lab_needs_dedicated_cluster(
+    control_plane, make_learner, settings, transactional_db
+):
+    learner = make_learner("placed")
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "shared-worker"}}
+    kube.apply(node)
+    try:
+        with pytest.raises(
+            services.PlacementRefused, match="needs a cluster of its own"
+        ):
+            services.session_start(learner=learner, lab_slug="container-escape")
+        assert not LabSession.objects.filter(learner=learner).exists()
+
+        settings.ALLOW_SHARED_PRIVILEGED_LABS = True
+        session, created = services.session_start(
+            learner=learner, lab_slug="container-escape"
+        )
+        assert created is True
+    finally:
+        kube.delete("v1", "Node", "shared-worker")
+
+
+def test_shared_lab_ignores_nodes(control_plane, make_learner, transactional_db):
+    kube.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "shared-2"}})
+    try:
+        session, created = services.session_start(
+            learner=make_learner("shared"), lab_slug="pod-security-standards"
+        )
+        assert created is True
+    finally:
+        kube.delete("v1", "Node", "shared-2")
