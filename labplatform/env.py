@@ -79,7 +79,7 @@ def make_channel_layers(redis_url: str) -> dict:
     """
     return {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "labplatform.channel_layer.ResilientRedisChannelLayer",
             "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30}]},
         }
     }

@@ -166,3 +166,25 @@ async def test_redis_restart_keeps_sessions(ready_session, redis_server):
     )
     refreshed = await sync_to_async(LabSession.objects.get)(pk=ready_session.pk)
     assert refreshed.status == LabSession.Status.READY
+
+
+@pytest.mark.asyncio
+async def test_open_terminal_survives_redis_restart(ready_session, redis_server):
+    from asgiref.sync import sync_to_async
+
+    from ..terminal.test_terminal import ORIGIN, owner_cookie, path_for
+    from ..terminal.wsclient import TerminalClient, handshake_headers
+
+    cookie = await sync_to_async(owner_cookie)(ready_session)
+    client = TerminalClient(
+        path_for(ready_session), handshake_headers(cookie=cookie, origin=ORIGIN)
+    )
+    await client.connect()
+    await client.run("true")
+
+    await sync_to_async(redis_server.stop)()
+    await sync_to_async(redis_server.start)()
+    answer = await client.run("echo still-$((40 + 2))")
+    await client.close()
+
+    assert "still-42" in answer
