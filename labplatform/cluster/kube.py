@@ -7,6 +7,8 @@ a clear message, and 429, 5xx or a refused connection mean the cluster is
 unavailable for now. Views never import this module's dependencies.
 """
 
+import contextlib
+import contextvars
 import functools
 import logging
 import threading
@@ -79,12 +81,35 @@ def _api_client_for(kubeconfig: str) -> client.ApiClient:
     return config.new_client_from_config(config_file=kubeconfig)
 
 
-def api_client() -> client.ApiClient:
+# The kubeconfig of the cluster the current code works on: the platform's
+# own (settings.KUBECONFIG) unless a session on a dedicated cluster set one
+# with using_cluster().
+_cluster_kubeconfig: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "cluster_kubeconfig", default=None
+)
+
+
+def current_kubeconfig() -> str:
+    return _cluster_kubeconfig.get() or settings.KUBECONFIG
+
+
+@contextlib.contextmanager
+def using_cluster(kubeconfig: str | None):
+    """Direct the calls inside the block to another cluster (None: the default)."""
+    token = _cluster_kubeconfig.set(kubeconfig)
     try:
-        return _api_client_for(settings.KUBECONFIG)
+        yield
+    finally:
+        _cluster_kubeconfig.reset(token)
+
+
+def api_client() -> client.ApiClient:
+    kubeconfig = current_kubeconfig()
+    try:
+        return _api_client_for(kubeconfig)
     except (OSError, config.ConfigException) as error:
         raise ClusterError(
-            f"cannot load kubeconfig {settings.KUBECONFIG!r}: {error}. Start the local "
+            f"cannot load kubeconfig {kubeconfig!r}: {error}. Start the local "
             "control plane (manage.py controlplane) or set LABPLATFORM_KUBECONFIG."
         ) from None
 
@@ -98,7 +123,7 @@ def dynamic() -> DynamicClient:
     api_client()
     with _lock:
         try:
-            return _dynamic_for(settings.KUBECONFIG)
+            return _dynamic_for(current_kubeconfig())
         except urllib3.exceptions.HTTPError as error:
             raise ClusterUnavailable(
                 f"Kubernetes API server unreachable: {error}"

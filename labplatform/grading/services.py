@@ -76,7 +76,11 @@ def grading_run(*, run_id) -> GradingRun | None:
         audit_reviewed_at=session.audit_reviewed_at,
         answers=dict(session.answers),
     )
-    results = run_checks(grader.CHECKS, context)
+    from labplatform.cluster import kube
+    from labplatform.labsessions.services import session_kubeconfig
+
+    with kube.using_cluster(session_kubeconfig(session)):
+        results = run_checks(grader.CHECKS, context)
 
     run.results = [result.to_dict() for result in results]
     run.total_count = len(results)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import LabProgress, LabSession, SolutionReveal
+from .models import LabProgress, LabSession, PoolCluster, SolutionReveal
 
 
 @admin.register(LabSession)
@@ -43,3 +43,9 @@ class SolutionRevealAdmin(admin.ModelAdmin):
     )
     list_filter = ("lab_slug",)
     search_fields = ("learner__username",)
+
+
+@admin.register(PoolCluster)
+class PoolClusterAdmin(admin.ModelAdmin):
+    list_display = ("name", "state", "session", "leased_at", "kubeconfig_path")
+    list_filter = ("state",)

@@ -144,6 +144,35 @@ def editor_file_save(
     result.saved = True
     result.add("ok", f"Saved ~/lab/{editor_file.name} in your workspace.")
 
+    from .services import session_kubeconfig
+
+    with kube.using_cluster(session_kubeconfig(session)):
+        _act_on_cluster(
+            session=session,
+            editor_file=editor_file,
+            text=text,
+            objects=objects,
+            result=result,
+        )
+    logger.info(
+        "Editor saved %s for session %s (namespace %s): %s",
+        editor_file.name,
+        session.id,
+        session.namespace,
+        "; ".join(text for _, text in result.messages),
+    )
+    return result
+
+
+def _act_on_cluster(
+    *,
+    session: LabSession,
+    editor_file: EditorFile,
+    text: str,
+    objects: list[dict],
+    result: SaveResult,
+) -> None:
+    """Submit or apply the saved text with the learner's own token."""
     token = kube.request_service_account_token(
         namespace=session.namespace,
         name=LEARNER_SERVICE_ACCOUNT,
@@ -184,14 +213,6 @@ def editor_file_save(
                 )
             continue
         result.add("ok", f"{label} applied.")
-    logger.info(
-        "Editor saved %s for session %s (namespace %s): %s",
-        editor_file.name,
-        session.id,
-        session.namespace,
-        "; ".join(text for _, text in result.messages),
-    )
-    return result
 
 
 def _api_message(error: kube.ClusterError) -> str:

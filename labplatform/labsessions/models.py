@@ -117,3 +117,30 @@ class SolutionReveal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.learner} revealed {self.lab_slug} step {self.step_number}"
+
+
+class PoolCluster(models.Model):
+    """A disposable cluster the host registered for labs with dedicated placement.
+
+    One session leases one cluster; ending the session deletes its
+    namespace there and returns the cluster to the pool.
+    """
+
+    class State(models.TextChoices):
+        FREE = "free", "Free"
+        LEASED = "leased", "Leased"
+
+    name = models.SlugField(max_length=63, unique=True)
+    kubeconfig_path = models.CharField(max_length=1024)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.FREE)
+    session = models.OneToOneField(
+        LabSession,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="dedicated_cluster",
+    )
+    leased_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.state})"

@@ -19,7 +19,7 @@ from labplatform.cluster.names import make_namespace_name
 from labplatform.content.catalog import get_catalog
 
 from . import live, provisioning
-from .models import LabProgress, LabSession, SolutionReveal
+from .models import LabProgress, LabSession, PoolCluster, SolutionReveal
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,46 @@ class TooManySessions(Exception):
     """The learner already has the maximum number of live lab sessions."""
 
 
+class NoClusterFree(Exception):
+    """Every registered dedicated cluster is leased."""
+
+
+def session_kubeconfig(session: LabSession) -> str | None:
+    """Return the kubeconfig of the session's dedicated cluster, None for shared."""
+    cluster = (
+        PoolCluster.objects.filter(session=session).only("kubeconfig_path").first()
+    )
+    return cluster.kubeconfig_path if cluster else None
+
+
+def _lease_cluster(session: LabSession) -> PoolCluster:
+    """Lease a free pool cluster to the session; call inside a transaction."""
+    cluster = (
+        PoolCluster.objects.select_for_update(skip_locked=True)
+        .filter(state=PoolCluster.State.FREE)
+        .order_by("name")
+        .first()
+    )
+    if cluster is None:
+        raise NoClusterFree(
+            "Every dedicated cluster for this lab is in use; try again in a few "
+            "minutes or ask the host to add clusters."
+        )
+    cluster.state = PoolCluster.State.LEASED
+    cluster.session = session
+    cluster.leased_at = timezone.now()
+    cluster.save(update_fields=["state", "session", "leased_at"])
+    return cluster
+
+
+def _release_cluster(session: LabSession) -> None:
+    released = PoolCluster.objects.filter(session=session).update(
+        state=PoolCluster.State.FREE, session=None, leased_at=None
+    )
+    if released:
+        logger.info("Dedicated cluster of session %s returned to the pool", session.id)
+
+
 def check_placement(lab) -> None:
     """Refuse a dedicated-placement lab on a shared cluster whose pods run.
 
@@ -49,12 +89,15 @@ def check_placement(lab) -> None:
     """
     if lab.placement != "dedicated" or settings.ALLOW_SHARED_PRIVILEGED_LABS:
         return
+    if PoolCluster.objects.exists():
+        return  # session_start leases a dedicated cluster
     nodes = kube.list_objects("v1", "Node")
     if nodes:
         raise PlacementRefused(
             f"The lab {lab.title!r} runs privileged pods and needs a cluster of its "
             f"own, but this cluster has {len(nodes)} node(s) shared by every learner. "
-            "Ask the host to run it on a per-learner cluster (see docs/security.md)."
+            "Ask the host to register per-learner clusters with manage.py "
+            "clusterpool (see docs/security.md)."
         )
 
 
@@ -107,6 +150,8 @@ def session_start(*, learner, lab_slug: str) -> tuple[LabSession, bool]:
                 session_key=str(session.id),
             )
             session.save()
+            if lab.placement == "dedicated" and PoolCluster.objects.exists():
+                _lease_cluster(session)
             LabProgress.objects.get_or_create(learner=learner, lab_slug=lab_slug)
             LabProgress.objects.filter(
                 learner=learner,
@@ -176,14 +221,15 @@ def session_provision(*, session_id) -> LabSession | None:
         lab_slug=session.lab_slug,
         learner_id=session.learner_id,
     )
-    provisioning.build_environment(
-        lab=lab,
-        namespace=session.namespace,
-        labels=labels,
-        expires_at=session.expires_at,
-        learner_name=session.learner.get_username(),
-        report=lambda step: _record_progress(session, step),
-    )
+    with kube.using_cluster(session_kubeconfig(session)):
+        provisioning.build_environment(
+            lab=lab,
+            namespace=session.namespace,
+            labels=labels,
+            expires_at=session.expires_at,
+            learner_name=session.learner.get_username(),
+            report=lambda step: _record_progress(session, step),
+        )
 
     # The learner may have ended the lab while it was being built.
     updated = LabSession.objects.filter(
@@ -215,7 +261,9 @@ def _fail(session: LabSession, message: str) -> None:
         message,
     )
     try:
-        provisioning.delete_environment(namespace=session.namespace)
+        with kube.using_cluster(session_kubeconfig(session)):
+            provisioning.delete_environment(namespace=session.namespace)
+        _release_cluster(session)
     except kube.ClusterError as error:
         logger.warning(
             "Clean-up of namespace %s after failure did not finish: %s",
@@ -256,7 +304,12 @@ def session_end(*, session_id, reason: str = "ended by the learner") -> None:
     session = LabSession.objects.select_related("learner").filter(pk=session_id).first()
     if session is None or session.status in (LabSession.Status.ENDED,):
         return
-    provisioning.delete_environment(namespace=session.namespace)
+    with kube.using_cluster(session_kubeconfig(session)):
+        provisioning.delete_environment(namespace=session.namespace)
+    # NOTE: returning the cluster only deletes the session's namespace; a
+    # host that needs a full rebuild between learners must do it outside
+    # the platform for now.
+    _release_cluster(session)
     LabSession.objects.filter(pk=session.pk).update(
         status=LabSession.Status.ENDED, ended_at=timezone.now()
     )

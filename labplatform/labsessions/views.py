@@ -42,7 +42,11 @@ def start_lab(request, slug):
         session, created = services.session_start(learner=request.user, lab_slug=slug)
     except services.LabNotFound:
         raise Http404(f"No lab {slug!r}") from None
-    except (services.TooManySessions, services.PlacementRefused) as error:
+    except (
+        services.TooManySessions,
+        services.PlacementRefused,
+        services.NoClusterFree,
+    ) as error:
         messages.error(request, str(error))
         return redirect("lab-detail", slug=slug)
     if _is_htmx(request):

@@ -99,6 +99,13 @@ def shared_tools(kubectl: Path) -> dict[str, Path]:
 
 
 def _learner_credentials(session: LabSession) -> LearnerCredentials:
+    from labplatform.labsessions.services import session_kubeconfig
+
+    with kube.using_cluster(session_kubeconfig(session)):
+        return _credentials_in_current_cluster(session)
+
+
+def _credentials_in_current_cluster(session: LabSession) -> LearnerCredentials:
     remaining = int((session.expires_at - timezone.now()).total_seconds())
     token = kube.request_service_account_token(
         namespace=session.namespace,
