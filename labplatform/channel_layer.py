@@ -3,8 +3,8 @@
 channels_redis raises from receive() when Redis goes away, and that
 exception ends the consumer, so every open terminal would die with a
 Redis restart. This layer retries instead. Group memberships live in Redis
-and are lost with it; terminals re-check their session every 30 s and the
-pages poll, so nothing depends on a membership surviving.
+and are lost with it. Nothing depends on one surviving, because terminals
+re-check their session every 30 s and the pages poll.
 """
 
 import asyncio

@@ -4,7 +4,7 @@ import yaml
 
 
 class NoAliasLoader(yaml.SafeLoader):
-    """A SafeLoader that rejects anchors and aliases.
+    """A SafeLoader that rejects aliases (anchors alone are harmless).
 
     A few hundred bytes of nested aliases expand to gigabytes (a "billion
     laughs" document), and Kubernetes manifests never need them.
