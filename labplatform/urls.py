@@ -25,6 +25,7 @@ urlpatterns = [
         name="session-status",
     ),
     path("sessions/<uuid:session_id>/end/", sessions.end_lab, name="session-end"),
+    path("sessions/<uuid:session_id>/reset/", sessions.reset_lab, name="session-reset"),
     path(
         "sessions/<uuid:session_id>/check/", sessions.check_work, name="session-check"
     ),

@@ -18,6 +18,9 @@ class LabSession(models.Model):
 
     # Sessions in these states hold (or are about to hold) a namespace.
     ACTIVE_STATUSES = (Status.PENDING, Status.PROVISIONING, Status.READY, Status.ENDING)
+    # Sessions a learner works in. An ending session does not count, so a
+    # learner can start afresh while the old namespace is still deleting.
+    LIVE_STATUSES = (Status.PENDING, Status.PROVISIONING, Status.READY)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     learner = models.ForeignKey(
@@ -44,7 +47,7 @@ class LabSession(models.Model):
             # One live session per learner and lab; ended ones stay as history.
             models.UniqueConstraint(
                 fields=["learner", "lab_slug"],
-                condition=Q(status__in=["pending", "provisioning", "ready", "ending"]),
+                condition=Q(status__in=["pending", "provisioning", "ready"]),
                 name="one_active_session_per_learner_and_lab",
             )
         ]

@@ -15,7 +15,7 @@ def lab_page_state(*, user, lab) -> dict:
         return {"session": None, "latest_run": None, "progress": None}
     session = (
         LabSession.objects.filter(
-            learner=user, lab_slug=lab.slug, status__in=LabSession.ACTIVE_STATUSES
+            learner=user, lab_slug=lab.slug, status__in=LabSession.LIVE_STATUSES
         )
         .order_by("-created_at")
         .first()

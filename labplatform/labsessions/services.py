@@ -104,7 +104,7 @@ def check_placement(lab) -> None:
 def session_get_active(*, learner, lab_slug: str) -> LabSession | None:
     return (
         LabSession.objects.filter(
-            learner=learner, lab_slug=lab_slug, status__in=LabSession.ACTIVE_STATUSES
+            learner=learner, lab_slug=lab_slug, status__in=LabSession.LIVE_STATUSES
         )
         .order_by("-created_at")
         .first()
@@ -127,7 +127,7 @@ def session_start(*, learner, lab_slug: str) -> tuple[LabSession, bool]:
         return existing, False
     check_placement(lab)
     active = LabSession.objects.filter(
-        learner=learner, status__in=LabSession.ACTIVE_STATUSES
+        learner=learner, status__in=LabSession.LIVE_STATUSES
     ).count()
     if active >= MAX_ACTIVE_SESSIONS_PER_LEARNER:
         raise TooManySessions(
@@ -284,6 +284,24 @@ def session_fail(*, session_id, message: str) -> None:
     session = LabSession.objects.filter(pk=session_id).first()
     if session is not None and session.is_active:
         _fail(session, message)
+
+
+def session_reset(*, session: LabSession) -> LabSession:
+    """End the session and start the same lab afresh in a new namespace.
+
+    The new namespace has a new name, so an old one that is slow to delete
+    (or stuck on a finalizer) never blocks the learner.
+    """
+    session_request_end(session=session)
+    new_session, _ = session_start(learner=session.learner, lab_slug=session.lab_slug)
+    logger.info(
+        "Learner %s reset lab %s: session %s replaces %s",
+        session.learner.get_username(),
+        session.lab_slug,
+        new_session.id,
+        session.id,
+    )
+    return new_session
 
 
 def session_request_end(*, session: LabSession) -> None:

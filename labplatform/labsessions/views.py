@@ -72,6 +72,22 @@ def end_lab(request, session_id):
 
 
 @login_required
+@require_POST
+def reset_lab(request, session_id):
+    session = _owned_session(request, session_id)
+    if session.status in LabSession.LIVE_STATUSES:
+        try:
+            services.session_reset(session=session)
+        except (
+            services.TooManySessions,
+            services.PlacementRefused,
+            services.NoClusterFree,
+        ) as error:
+            messages.error(request, str(error))
+    return redirect("lab-detail", slug=session.lab_slug)
+
+
+@login_required
 @require_GET
 def session_status(request, session_id):
     session = _owned_session(request, session_id)

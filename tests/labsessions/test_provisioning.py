@@ -216,3 +216,52 @@ def test_shared_lab_ignores_nodes(control_plane, make_learner, transactional_db)
         assert created is True
     finally:
         kube.delete("v1", "Node", "shared-2")
+
+
+def test_reset_gives_fresh_namespace(control_plane, start_ready_session, make_learner):
+    session = start_ready_session(make_learner("resetter"))
+    kubectl(control_plane, "create", "configmap", "leftover", "-n", session.namespace)
+
+    fresh = services.session_reset(session=session)
+
+    from ..fixtures import wait_until_ready
+
+    wait_until_ready(fresh)
+    session.refresh_from_db()
+    assert fresh.pk != session.pk
+    assert fresh.namespace != session.namespace
+    assert session.status in (LabSession.Status.ENDING, LabSession.Status.ENDED)
+    assert kube.get("v1", "ConfigMap", "leftover", fresh.namespace) is None
+    wait_for(
+        lambda: kube.get("v1", "Namespace", session.namespace) is None,
+        timeout=60,
+        message="the old namespace to be deleted",
+    )
+
+
+def test_stuck_deletion_is_reported(caplog):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labplatform.labsessions.services import _report_stuck_deletion
+
+    started = (timezone.now() - timedelta(minutes=30)).isoformat()
+    namespace = {
+        "metadata": {"name": "lab-stuck", "deletionTimestamp": started},
+        "status": {
+            "conditions": [
+                {
+                    "type": "NamespaceDeletionDiscoveryFailure",
+                    "status": "True",
+                    "message": "unable to retrieve the complete list of server APIs",
+                }
+            ]
+        },
+    }
+
+    with caplog.at_level("WARNING"):
+        _report_stuck_deletion(namespace, now=timezone.now())
+
+    assert "lab-stuck has been terminating since" in caplog.text
+    assert "NamespaceDeletionDiscoveryFailure" in caplog.text
