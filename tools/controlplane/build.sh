@@ -33,8 +33,12 @@ progress() {
     if [ $((count % 100)) -eq 0 ]; then
       echo "  $name: $count packages compiled (last: $line)" >&2
     fi
+    # Compiler errors name a file and line ("x.go:12:3: ..."), a package
+    # header ("# pkg") or come from the go command ("go: ..."); package
+    # names such as ".../errors" are not errors.
     case "$line" in
-      *error*|*cannot*|*undefined*) echo "$line" >&2 ;;
+      "go: downloading "*) ;;
+      "# "*|*.go:[0-9]*|"go: "*) echo "$line" >&2 ;;
     esac
   done
   echo "  $name: done, $count packages" >&2
