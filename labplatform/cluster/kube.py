@@ -33,7 +33,7 @@ REQUEST_TIMEOUT_SECONDS = 10
 
 
 class ClusterError(Exception):
-    """A Kubernetes API call failed; message says what and what to do."""
+    """A Kubernetes API call failed. The message names the call and the next step."""
 
     def __init__(self, message: str, *, status: int | None = None, body: str = ""):
         super().__init__(message)
@@ -42,7 +42,7 @@ class ClusterError(Exception):
 
 
 class ClusterUnavailable(ClusterError):
-    """The API server did not answer, or answered 429 or 5xx: try again later."""
+    """The API server was unreachable or returned 429 or 5xx, so retry later."""
 
     def __init__(
         self,
@@ -256,8 +256,8 @@ def delete(
 def dry_run_create(manifest: Mapping) -> DryRunResult:
     """Ask the API server whether it would admit manifest, changing nothing.
 
-    A rejection is an answer, not an error: the result carries the API
-    server's own message, which is what a learner should read.
+    A rejection is a result, not an error. It carries the API server's
+    own message, which is what a learner should read.
     """
     resource = _resource(manifest["apiVersion"], manifest["kind"])
     namespace = manifest["metadata"].get("namespace")

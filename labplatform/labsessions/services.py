@@ -324,7 +324,7 @@ def session_end(*, session_id, reason: str = "ended by the learner") -> None:
         return
     with kube.using_cluster(session_kubeconfig(session)):
         provisioning.delete_environment(namespace=session.namespace)
-    # NOTE: returning the cluster only deletes the session's namespace; a
+    # NOTE: returning the cluster only deletes the session's namespace. A
     # host that needs a full rebuild between learners must do it outside
     # the platform for now.
     _release_cluster(session)
