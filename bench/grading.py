@@ -1,7 +1,7 @@
 """Measure grading latency per lab against the local control plane.
 
-Starts a private control plane and SQLite database, provisions one
-session per lab, then runs each lab's grader RUNS times in this process
+Starts a private control plane and SQLite database and provisions one
+session per lab. Then it runs each lab's grader RUNS times in this process
 (the Celery task's body, without the queue) and prints n, p50, p95, p99,
 max and the API calls per run. Run from the repository root:
 

@@ -30,7 +30,7 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Finding:
-    """What one check saw: its status and a sentence about the evidence."""
+    """The outcome of one check: its status and a sentence about the evidence."""
 
     status: Status
     observed: str

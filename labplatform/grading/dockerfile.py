@@ -117,7 +117,7 @@ class Instruction:
     variable substitution, where it applies, happens in the stage model.
     exec_form contains the arguments of a JSON array form and is None for
     shell form. When a value starts with "[" but is not valid JSON,
-    json_problem says why, because BuildKit then silently uses shell form.
+    json_problem gives the reason, because BuildKit then silently uses shell form.
     """
 
     keyword: str
@@ -817,7 +817,7 @@ def _env_pairs(instruction: Instruction, escape: str) -> list[tuple[str, str]]:
 # --- variable substitution ----------------------------------------------------
 
 
-# Longest value a substitution may produce. ENV A=$A$A doubles a value per
+# Maximum length of a value a substitution may produce. ENV A=$A$A doubles a value per
 # line, so without a cap a few hundred bytes of Dockerfile exhaust memory.
 MAX_EXPANDED_CHARS = 64 * 1024
 

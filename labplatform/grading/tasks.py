@@ -23,7 +23,7 @@ def grade_session(self, run_id: str) -> None:
         if self.request.retries >= self.max_retries:
             services.grading_fail(
                 run_id=run_id,
-                message="The cluster did not answer; press Check my work again shortly.",
+                message="The cluster did not respond. Press Check my work again shortly.",
             )
             return
         raise

@@ -1,7 +1,7 @@
 """The lab page's editor: read and save the lab's files for one session.
 
 Saving writes the file into the learner's workspace (where the terminal
-sees it) and then acts on the cluster as the learner: a Dockerfile is
+finds it) and then acts on the cluster as the learner: a Dockerfile is
 submitted to the grader's ConfigMap, manifests are applied with the
 learner's own token, so RBAC and Pod Security admission judge them
 exactly as they would a kubectl apply from the terminal.
@@ -33,7 +33,7 @@ FIELD_MANAGER = "labplatform-editor"
 
 
 class EditorError(ValueError):
-    """The text cannot be saved; the message says why and what to change."""
+    """The text cannot be saved. The message gives the reason and the change to make."""
 
 
 @dataclass

@@ -182,7 +182,7 @@ def editor_file(request, session_id, file_name):
                 "lines": [
                     (
                         "error",
-                        "The cluster did not answer; your file is saved, try again shortly.",
+                        "The cluster did not respond. Your file is saved; try again shortly.",
                     )
                 ]
             },
@@ -245,7 +245,7 @@ def attack_surface(request, session_id):
             "Attack surface for session %s unavailable: %s", session.id, error
         )
         return HttpResponse(
-            "The cluster did not answer; try again shortly.",
+            "The cluster did not respond. Try again shortly.",
             status=503,
             content_type="text/plain",
         )

@@ -73,7 +73,7 @@ SHELL_FORM_CONSEQUENCES = (
 
 
 def _submitted_dockerfile(context: GradingContext) -> Dockerfile | Finding:
-    """Return the parsed submission, or a failed Finding that tells the next step."""
+    """Return the parsed submission, or a failed Finding that names the next step."""
 
     def load() -> Dockerfile | Finding:
         text = context.submitted_file("Dockerfile")

@@ -1,7 +1,7 @@
 """Checks for the Pod Security Standards lab.
 
 Every check reads the learner's namespace from the API server. The
-hostPID check asks the API server itself, with a server-side dry run, so
+hostPID check queries the API server itself, with a server-side dry run, so
 the learner sees the admission controller's real answer. Enforcement
 judges Pods only: a Deployment whose template breaks the level is stored
 with a warning, and its ReplicaSet then fails to create pods, so workload

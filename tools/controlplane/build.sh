@@ -34,7 +34,7 @@ progress() {
       echo "  $name: $count packages compiled (last: $line)" >&2
     fi
     # Compiler errors name a file and line ("x.go:12:3: ..."), a package
-    # header ("# pkg") or come from the go command ("go: ..."); package
+    # header ("# pkg") or come from the go command ("go: ..."). Package
     # names such as ".../errors" are not errors.
     case "$line" in
       "go: downloading "*) ;;

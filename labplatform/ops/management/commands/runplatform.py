@@ -2,8 +2,8 @@
 
 Starts, in order: the database migrations, the local control plane (unless
 LABPLATFORM_KUBECONFIG points at another cluster), Redis (unless one
-already answers at LABPLATFORM_REDIS_URL), a Celery worker with beat, and
-the ASGI web server. Ctrl-C stops everything it started.
+already accepts connections at LABPLATFORM_REDIS_URL), a Celery worker
+with beat, and the ASGI web server. Ctrl-C stops everything it started.
 """
 
 import shutil
@@ -96,7 +96,7 @@ class Command(BaseCommand):
                 or shutil.which("redis-server") is None
             ):
                 raise CommandError(
-                    f"Redis does not answer at {redis_host}:{redis_port}. Install the "
+                    f"Redis is not reachable at {redis_host}:{redis_port}. Install the "
                     "Debian package redis-server, or set LABPLATFORM_REDIS_URL."
                 )
             redis_dir = settings.VAR_DIR / "redis"
