@@ -87,16 +87,19 @@ def grading_run(*, run_id) -> GradingRun | None:
     run.passed_count = sum(1 for r in results if r.status == Status.PASS)
     run.status = GradingRun.Status.DONE
     run.finished_at = timezone.now()
-    run.save(
-        update_fields=[
-            "results",
-            "total_count",
-            "passed_count",
-            "status",
-            "finished_at",
-        ]
-    )
-    _update_progress(run)
+    # The run and the learner's progress change together, so anyone who
+    # sees the run done also sees the progress it earned.
+    with transaction.atomic():
+        run.save(
+            update_fields=[
+                "results",
+                "total_count",
+                "passed_count",
+                "status",
+                "finished_at",
+            ]
+        )
+        _update_progress(run)
 
     failed = [r.id for r in results if r.status == Status.FAIL]
     logger.info(
