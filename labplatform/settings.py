@@ -107,6 +107,18 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = env.get_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HTTPS settings for a site behind a TLS proxy. They stay off by default
+# because a workshop on one machine often serves plain HTTP on localhost;
+# `manage.py check --deploy` lists what is still off.
+SECURE_HSTS_SECONDS = env.get_int("HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.get_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env.get_bool("HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env.get_bool("SSL_REDIRECT", False)
+# Probes and health checks call these over plain HTTP inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+if env.get_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 
 # Redis carries Celery's queue and the Channels layer.
 REDIS_URL = env.get_str("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -7,6 +7,7 @@ from django.urls import path
 from labplatform.accounts.views import LogoutView, signup
 from labplatform.content import views as content
 from labplatform.labsessions import views as sessions
+from labplatform.ops import views as ops
 
 urlpatterns = [
     path("", content.course_index, name="course-index"),
@@ -52,4 +53,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
 ]

@@ -1,0 +1,84 @@
+"""Report whether one platform process is healthy, for container health checks.
+
+The platform's image has no shell and no curl, so Docker health checks and
+Kubernetes exec probes run this command: exit code 0 when healthy, 1 with
+one line on stderr saying why not.
+"""
+
+import socket
+import urllib.error
+import urllib.request
+
+import redis
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+TIMEOUT_SECONDS = 5
+
+
+class Command(BaseCommand):
+    help = (
+        "Exit 0 when the named process is healthy: web (its /readyz answers), "
+        "worker (the Celery worker on this host answers a ping) or beat (the "
+        "broker is reachable)."
+    )
+    # Health checks run every few seconds; the system checks would add
+    # work and warnings that say nothing about this process.
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        parser.add_argument("process", choices=["web", "worker", "beat"])
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=8000,
+            help="Port of the web server on 127.0.0.1 (default: %(default)s).",
+        )
+
+    def handle(self, *args, process, port, **options):
+        if process == "web":
+            self._check_web(port)
+        elif process == "worker":
+            self._check_worker()
+        else:
+            self._check_broker()
+        self.stdout.write(f"{process}: healthy")
+
+    def _check_web(self, port: int) -> None:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/readyz", headers={"Host": "localhost"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS):
+                return
+        except urllib.error.HTTPError as error:
+            body = error.read().decode(errors="replace").strip()
+            raise CommandError(f"web: /readyz answered {error.code}: {body}") from None
+        except (urllib.error.URLError, OSError) as error:
+            raise CommandError(
+                f"web: nothing answers on 127.0.0.1:{port} ({error})"
+            ) from None
+
+    def _check_worker(self) -> None:
+        from labplatform.celery import app
+
+        # Celery names a worker celery@<host name> unless told otherwise,
+        # and a container's host name is its own.
+        worker = f"celery@{socket.gethostname()}"
+        replies = app.control.ping(destination=[worker], timeout=TIMEOUT_SECONDS)
+        if not any(worker in reply for reply in replies):
+            raise CommandError(
+                f"worker: {worker} did not answer a ping within {TIMEOUT_SECONDS} s"
+            )
+
+    def _check_broker(self) -> None:
+        try:
+            client = redis.Redis.from_url(
+                settings.REDIS_URL,
+                socket_timeout=TIMEOUT_SECONDS,
+                socket_connect_timeout=TIMEOUT_SECONDS,
+            )
+            client.ping()
+            client.close()
+        except redis.RedisError as error:
+            raise CommandError(f"beat: Redis is unreachable: {error}") from None
