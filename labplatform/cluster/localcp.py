@@ -116,6 +116,10 @@ class LocalControlPlane:
     data_dir: Path
     api_port: int = 0
     bin_dir: Path | None = None
+    # The API server's audit policy and AdmissionConfiguration; tests start
+    # a control plane with the workshop cluster's files in their place.
+    audit_policy: dict = field(default_factory=lambda: AUDIT_POLICY)
+    admission_config: dict = field(default_factory=lambda: ADMISSION_CONFIG)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -260,9 +264,9 @@ class LocalControlPlane:
         service_accounts: pki.KeyPair,
     ) -> None:
         audit_policy = self.data_dir / "audit-policy.yaml"
-        audit_policy.write_text(yaml.safe_dump(AUDIT_POLICY))
+        audit_policy.write_text(yaml.safe_dump(self.audit_policy))
         admission_config = self.data_dir / "admission-config.yaml"
-        admission_config.write_text(yaml.safe_dump(ADMISSION_CONFIG))
+        admission_config.write_text(yaml.safe_dump(self.admission_config))
 
         self._spawn(
             "kube-apiserver",
