@@ -160,7 +160,13 @@ LAB_SESSION_MINUTES = env.get_int("LAB_SESSION_MINUTES", 120)
 # nodes are shared by learners they start only when this is true.
 ALLOW_SHARED_PRIVILEGED_LABS = env.get_bool("ALLOW_SHARED_PRIVILEGED_LABS", False)
 LAB_PROVISION_DEADLINE_SECONDS = env.get_int("LAB_PROVISION_DEADLINE_SECONDS", 60)
+# "local": a bubblewrap sandbox on this machine; "exec": a shell in the
+# learner's workbench pod, through the API server's exec websocket.
 TERMINAL_BACKEND = env.get_str("TERMINAL_BACKEND", "local")
+# The learner's shell image for the exec backend (deploy/workbench/).
+WORKBENCH_IMAGE = env.get_str("WORKBENCH_IMAGE", "labplatform/workbench:0.1.0")
+# How long a terminal waits for the workbench pod to be Running.
+WORKBENCH_START_SECONDS = env.get_int("WORKBENCH_START_SECONDS", 60)
 # A terminal with no input for this long is closed and its shell ended.
 TERMINAL_IDLE_SECONDS = env.get_int("TERMINAL_IDLE_SECONDS", 1800)
 # Parent folder of each session's home folder in the local terminal backend.

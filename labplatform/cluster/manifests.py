@@ -363,3 +363,193 @@ def place_in_namespace(
     metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
     placed["metadata"] = metadata
     return placed
+
+
+# --- the workbench: the learner's shell for the exec terminal backend ---------
+
+WORKBENCH_POD = "workbench"
+WORKBENCH_CONTAINER = "shell"
+WORKBENCH_FILES_CONFIG_MAP = "workbench-files"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+WORKBENCH_COMPONENT = "workbench"
+# The Dockerfile's USER (deploy/workbench/Dockerfile).
+WORKBENCH_UID = 1000
+WORKBENCH_HOME = "/home/learner"
+WORKBENCH_FILES_PATH = "/opt/lab/files"
+# What the terminal runs in the container; the profile copies the lab's
+# files into ~/lab on first start.
+WORKBENCH_SHELL_COMMAND = ("/bin/bash", "--rcfile", "/etc/lab/bashrc", "-i")
+
+
+def workbench_labels(labels: Mapping[str, str]) -> dict:
+    return {**labels, LABEL_COMPONENT: WORKBENCH_COMPONENT}
+
+
+def is_workbench_pod(obj: Mapping) -> bool:
+    metadata = obj.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    return (
+        obj.get("kind", "Pod") == "Pod"
+        and metadata.get("name") == WORKBENCH_POD
+        and labels.get(LABEL_COMPONENT) == WORKBENCH_COMPONENT
+        and labels.get(LABEL_MANAGED_BY) == MANAGED_BY
+    )
+
+
+def make_workbench_files_config_map(
+    *, namespace: str, labels: Mapping[str, str], files: Mapping[str, str]
+) -> dict:
+    """Build the ConfigMap that carries the lab's starting files to the workbench.
+
+    ConfigMap keys cannot contain "/", so each file gets a numbered key and
+    the pod's volume maps it back to its path (see make_workbench_pod).
+    """
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": WORKBENCH_FILES_CONFIG_MAP,
+            "namespace": namespace,
+            "labels": workbench_labels(labels),
+        },
+        "data": {
+            f"file-{index}": files[path] for index, path in enumerate(sorted(files))
+        },
+    }
+
+
+def make_workbench_pod(
+    *,
+    namespace: str,
+    labels: Mapping[str, str],
+    image: str,
+    file_paths: list[str],
+) -> dict:
+    """Build the pod the exec terminal backend opens shells in.
+
+    It meets the restricted Pod Security Standard, so it is admitted
+    whatever level the lab sets on the namespace. It is the one pod that
+    mounts the learner's ServiceAccount token, which kubectl inside
+    reads through its in-cluster configuration. The root filesystem is
+    read-only; the home folder and /tmp are size-limited emptyDirs.
+    """
+    volumes = [
+        {"name": "home", "emptyDir": {"sizeLimit": "256Mi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+    ]
+    mounts = [
+        {"name": "home", "mountPath": WORKBENCH_HOME},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    if file_paths:
+        volumes.append(
+            {
+                "name": "lab-files",
+                "configMap": {
+                    "name": WORKBENCH_FILES_CONFIG_MAP,
+                    "items": [
+                        {"key": f"file-{index}", "path": path}
+                        for index, path in enumerate(sorted(file_paths))
+                    ],
+                },
+            }
+        )
+        mounts.append(
+            {"name": "lab-files", "mountPath": WORKBENCH_FILES_PATH, "readOnly": True}
+        )
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": WORKBENCH_POD,
+            "namespace": namespace,
+            "labels": workbench_labels(labels),
+        },
+        "spec": {
+            "serviceAccountName": LEARNER_SERVICE_ACCOUNT,
+            # The service account itself says false, so no other pod in
+            # the namespace gets the token by default.
+            "automountServiceAccountToken": True,
+            "enableServiceLinks": False,
+            "hostname": "lab",
+            "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": 5,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": WORKBENCH_UID,
+                "runAsGroup": WORKBENCH_UID,
+                "fsGroup": WORKBENCH_UID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": WORKBENCH_CONTAINER,
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "env": [
+                        {
+                            "name": "LAB_NAMESPACE",
+                            "valueFrom": {
+                                "fieldRef": {"fieldPath": "metadata.namespace"}
+                            },
+                        },
+                        {"name": "HOME", "value": WORKBENCH_HOME},
+                        {"name": "TERM", "value": "xterm-256color"},
+                    ],
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "runAsNonRoot": True,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                    "resources": {
+                        "requests": {"cpu": "50m", "memory": "64Mi"},
+                        "limits": {"cpu": "500m", "memory": "256Mi"},
+                    },
+                    "volumeMounts": mounts,
+                }
+            ],
+            "volumes": volumes,
+        },
+    }
+
+
+def make_workbench_network_policy(
+    *,
+    namespace: str,
+    labels: Mapping[str, str],
+    api_addresses: list[tuple[str, int]],
+) -> dict:
+    """Let the workbench reach the API server, which default-deny blocks.
+
+    api_addresses holds the kubernetes Service's cluster IP with port 443
+    and its endpoints with their port. Plugins differ on whether a policy
+    sees the Service address or the endpoint after translation, so both
+    are listed. Nothing else opens: the learner's kubectl needs only the
+    API server, and DNS stays with allow-dns.
+    """
+    rules = [
+        {
+            "to": [{"ipBlock": {"cidr": _host_cidr(address)}}],
+            "ports": [{"protocol": "TCP", "port": port}],
+        }
+        for address, port in sorted(set(api_addresses))
+    ]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": "workbench-api-server",
+            "namespace": namespace,
+            "labels": workbench_labels(labels),
+        },
+        "spec": {
+            "podSelector": {"matchLabels": {LABEL_COMPONENT: WORKBENCH_COMPONENT}},
+            "policyTypes": ["Egress"],
+            "egress": rules,
+        },
+    }
+
+
+def _host_cidr(address: str) -> str:
+    return f"{address}/128" if ":" in address else f"{address}/32"

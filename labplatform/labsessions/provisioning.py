@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from django.conf import settings
 
 from labplatform.cluster import kube, manifests, policies
 from labplatform.content.catalog import Lab
@@ -100,11 +101,116 @@ def build_environment(
     )
     report("Quota, limits and network policy applied")
 
+    if settings.TERMINAL_BACKEND == "exec":
+        build_workbench(lab=lab, namespace=namespace, labels=labels)
+        report("Workbench pod created")
+
     for resource in load_starting_resources(lab):
         kube.apply(
             manifests.place_in_namespace(resource, namespace=namespace, labels=labels)
         )
     report("Lab starting resources deployed")
+
+
+def assign_environment(
+    *, lab: Lab, namespace: str, labels: dict, expires_at, learner_name: str
+) -> None:
+    """Put the learner's name and labels on a namespace built for the pool.
+
+    NOTE: objects inside the namespace keep the pool's learner label; only
+    the namespace says whose it is now. Relabelling every object would
+    cost one API call each while the learner waits for nothing.
+    """
+    kube.apply(
+        manifests.make_namespace(
+            name=namespace,
+            labels=labels,
+            lab_labels=lab.namespace_labels,
+            expires_at=expires_at,
+            learner_name=learner_name,
+        )
+    )
+
+
+# A ConfigMap holds at most 1 MiB; this leaves room for its metadata.
+MAX_WORKBENCH_FILES_BYTES = 900 * 1024
+
+
+def load_workbench_files(lab: Lab) -> dict[str, str]:
+    """Read the lab's starting files for the workbench's ~/lab, by relative path."""
+    files: dict[str, str] = {}
+    folder: Path = lab.resources_dir
+    if not folder.is_dir():
+        return files
+    total = 0
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.is_symlink():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        total += len(text.encode())
+        if total > MAX_WORKBENCH_FILES_BYTES:
+            logger.warning(
+                "Lab %s: starting files exceed %d bytes; %s and later files are "
+                "left out of the workbench",
+                lab.slug,
+                MAX_WORKBENCH_FILES_BYTES,
+                path.relative_to(folder),
+            )
+            break
+        files[str(path.relative_to(folder))] = text
+    return files
+
+
+def api_server_addresses() -> list[tuple[str, int]]:
+    """Return the kubernetes Service's cluster IP and endpoints, with ports."""
+    addresses: list[tuple[str, int]] = []
+    service = kube.get("v1", "Service", "kubernetes", "default")
+    if service is not None:
+        spec = service.get("spec") or {}
+        for ip in spec.get("clusterIPs") or [spec.get("clusterIP")]:
+            if ip and ip != "None":
+                for port in spec.get("ports") or []:
+                    addresses.append((ip, int(port["port"])))
+    slices = kube.list_objects(
+        "discovery.k8s.io/v1",
+        "EndpointSlice",
+        namespace="default",
+        label_selector="kubernetes.io/service-name=kubernetes",
+    )
+    for endpoint_slice in slices:
+        ports = [int(p["port"]) for p in endpoint_slice.get("ports") or []]
+        for endpoint in endpoint_slice.get("endpoints") or []:
+            for ip in endpoint.get("addresses") or []:
+                addresses.extend((ip, port) for port in ports)
+    return addresses
+
+
+def build_workbench(*, lab: Lab, namespace: str, labels: dict) -> None:
+    """Create the workbench pod that the exec terminal backend opens shells in.
+
+    A pod's spec cannot change once created, so an existing workbench is
+    left as it is; Reset lab gives a new namespace and a fresh one.
+    """
+    files = load_workbench_files(lab)
+    kube.apply(
+        manifests.make_workbench_files_config_map(
+            namespace=namespace, labels=labels, files=files
+        )
+    )
+    kube.apply(
+        manifests.make_workbench_network_policy(
+            namespace=namespace, labels=labels, api_addresses=api_server_addresses()
+        )
+    )
+    if kube.get("v1", "Pod", manifests.WORKBENCH_POD, namespace) is None:
+        kube.apply(
+            manifests.make_workbench_pod(
+                namespace=namespace,
+                labels=labels,
+                image=settings.WORKBENCH_IMAGE,
+                file_paths=sorted(files),
+            )
+        )
 
 
 def delete_environment(*, namespace: str) -> bool:

@@ -10,10 +10,17 @@ from django.conf import settings
 from django.utils import timezone
 
 from labplatform.cluster import kube
-from labplatform.cluster.manifests import LEARNER_SERVICE_ACCOUNT
+from labplatform.cluster.manifests import (
+    LEARNER_SERVICE_ACCOUNT,
+    WORKBENCH_CONTAINER,
+    WORKBENCH_POD,
+    WORKBENCH_SHELL_COMMAND,
+)
 from labplatform.content.catalog import get_catalog
 from labplatform.labsessions.models import LabSession
 
+from .backends import ShellStartError
+from .backends.exec import ExecShell, ExecTarget
 from .backends.local import (
     LAB_HELPER,
     ApiRelay,
@@ -21,11 +28,11 @@ from .backends.local import (
     LocalShell,
     sandbox_command,
 )
+from .workbench import wait_for_workbench
 from .workspace import LearnerCredentials, prepare_workspace
 
-
-class ShellStartError(RuntimeError):
-    pass
+__all__ = ["ShellStartError", "open_shell"]
+TERMINAL_BACKENDS = ("local", "exec")
 
 
 def terminal_session_for(*, session_id: str, user) -> tuple[LabSession | None, str]:
@@ -118,11 +125,19 @@ def _credentials_in_current_cluster(session: LabSession) -> LearnerCredentials:
     )
 
 
-async def open_shell(*, session: LabSession, on_output, on_exit) -> LocalShell:
-    if settings.TERMINAL_BACKEND != "local":
+async def open_shell(
+    *, session: LabSession, on_output, on_exit
+) -> LocalShell | ExecShell:
+    """Build the shell for session with the backend that TERMINAL_BACKEND names."""
+    backend = settings.TERMINAL_BACKEND
+    if backend not in TERMINAL_BACKENDS:
         raise ShellStartError(
-            f"terminal backend {settings.TERMINAL_BACKEND!r} is not available in this "
-            "build; set LABPLATFORM_TERMINAL_BACKEND=local"
+            f"The terminal backend {backend!r} is unknown; set "
+            "LABPLATFORM_TERMINAL_BACKEND to local or exec."
+        )
+    if backend == "exec":
+        return await open_exec_shell(
+            session=session, on_output=on_output, on_exit=on_exit
         )
     loop = asyncio.get_running_loop()
     try:
@@ -154,3 +169,37 @@ async def open_shell(*, session: LabSession, on_output, on_exit) -> LocalShell:
     return LocalShell(
         command=command, relay=relay, on_output=on_output, on_exit=on_exit
     )
+
+
+def _exec_target(session: LabSession) -> ExecTarget:
+    """Wait for the session's workbench, then return where to exec and as whom."""
+    from labplatform.labsessions.services import session_kubeconfig
+
+    with kube.using_cluster(session_kubeconfig(session)):
+        wait_for_workbench(
+            namespace=session.namespace, timeout=settings.WORKBENCH_START_SECONDS
+        )
+        credentials = _credentials_in_current_cluster(session)
+    return ExecTarget(
+        server_url=credentials.server_url,
+        ca_pem=credentials.ca_pem,
+        token=credentials.token,
+        namespace=session.namespace,
+        pod=WORKBENCH_POD,
+        container=WORKBENCH_CONTAINER,
+        command=WORKBENCH_SHELL_COMMAND,
+    )
+
+
+async def open_exec_shell(*, session: LabSession, on_output, on_exit) -> ExecShell:
+    """Build a shell in the session's workbench pod, as the learner.
+
+    The exec connection carries the learner's own TokenRequest token, so
+    the API server applies the learner's RBAC, not the platform's.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        target = await loop.run_in_executor(None, _exec_target, session)
+    except kube.ClusterError as error:
+        raise ShellStartError(f"cluster unavailable: {error}") from None
+    return ExecShell(target=target, on_output=on_output, on_exit=on_exit)
