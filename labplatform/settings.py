@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "labplatform.grading",
     "labplatform.terminal",
     "labplatform.ops",
+    "labplatform.workshops",
 ]
 
 MIDDLEWARE = [
@@ -58,6 +59,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "labplatform.workshops.context.workshop_context",
             ],
         },
     },
@@ -119,7 +121,6 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 if env.get_bool("TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-
 # Redis carries Celery's queue and the Channels layer.
 REDIS_URL = env.get_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = env.make_channel_layers(REDIS_URL)
@@ -141,6 +142,10 @@ CELERY_BEAT_SCHEDULE = {
     "reap-expired-lab-sessions": {
         "task": "labplatform.labsessions.tasks.reap_expired_sessions",
         "schedule": 60.0,
+    },
+    "maintain-warm-pools": {
+        "task": "labplatform.workshops.tasks.maintain_warm_pools",
+        "schedule": 30.0,
     },
 }
 
@@ -175,6 +180,18 @@ TERMINAL_WORKSPACE_DIR = Path(
 )
 # The kubectl the learner's shell runs; by default the control plane's.
 KUBECTL_PATH = env.get_str("KUBECTL", "")
+# Terminal recordings (asciicast v2) for instructors' replay and live view.
+# A multi-host deployment must put this folder on storage every web
+# process shares, since the live view reads the file being written.
+RECORDINGS_DIR = Path(env.get_str("RECORDINGS_DIR", str(VAR_DIR / "recordings")))
+RECORDING_MAX_BYTES = env.get_int("RECORDING_MAX_BYTES", 5 * 1024 * 1024)
+RECORDING_MAX_BYTES_PER_SESSION = env.get_int(
+    "RECORDING_MAX_BYTES_PER_SESSION", 20 * 1024 * 1024
+)
+# Minutes an instructor's "extend" adds to a learner's session.
+SESSION_EXTEND_MINUTES = env.get_int("SESSION_EXTEND_MINUTES", 30)
+# How long before a workshop starts its warm pool begins to fill.
+WARM_POOL_LEAD_MINUTES = env.get_int("WARM_POOL_LEAD_MINUTES", 30)
 
 LOGGING = {
     "version": 1,

@@ -21,12 +21,18 @@ LEARNER_ROLE = "learner"
 POD_SECURITY_PREFIX = "pod-security.kubernetes.io/"
 
 
-def make_platform_labels(*, session_id: str, lab_slug: str, learner_id: int) -> dict:
+# The learner label of an environment waiting in a workshop's warm pool.
+POOLED_LEARNER = "pool"
+
+
+def make_platform_labels(
+    *, session_id: str, lab_slug: str, learner_id: int | None
+) -> dict:
     return {
         LABEL_MANAGED_BY: MANAGED_BY,
         LABEL_SESSION: session_id,
         LABEL_LAB: lab_slug,
-        LABEL_LEARNER: str(learner_id),
+        LABEL_LEARNER: POOLED_LEARNER if learner_id is None else str(learner_id),
     }
 
 

@@ -4,7 +4,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 
+from labplatform.labsessions.models import LabSession
 from labplatform.labsessions.selectors import lab_page_state, progress_by_lab
+from labplatform.workshops.models import Membership
 
 from .catalog import get_catalog
 
@@ -60,11 +62,42 @@ def lab_detail(request, slug):
 
 @login_required
 def progress(request):
+    """The learner's dashboard: progress per module, live labs, workshops."""
     catalog = get_catalog()
     rows = progress_by_lab(request.user)
-    labs = [
-        {"lab": lab, "progress": rows.get(lab.slug)}
-        for module in catalog.modules
-        for lab in catalog.labs_of(module)
-    ]
-    return render(request, "content/progress.html", {"labs": labs})
+    live = {
+        session.lab_slug: session
+        for session in LabSession.objects.filter(
+            learner=request.user, status__in=LabSession.LIVE_STATUSES
+        )
+    }
+    modules = []
+    for module in catalog.modules:
+        labs = [
+            {"lab": lab, "progress": rows.get(lab.slug), "session": live.get(lab.slug)}
+            for lab in catalog.labs_of(module)
+        ]
+        finished = sum(
+            1
+            for item in labs
+            if item["progress"] and item["progress"].status == "completed"
+        )
+        modules.append({"module": module, "labs": labs, "finished": finished})
+    # Where to resume: the newest live lab, else the lab last worked on.
+    resume = None
+    if live:
+        newest = max(live.values(), key=lambda session: session.created_at)
+        resume = catalog.lab(newest.lab_slug)
+    else:
+        unfinished = [row for row in rows.values() if row.status == "in_progress"]
+        if unfinished:
+            latest = max(unfinished, key=lambda row: row.updated_at)
+            resume = catalog.lab(latest.lab_slug)
+    workshops = Membership.objects.filter(learner=request.user).select_related(
+        "workshop"
+    )
+    return render(
+        request,
+        "content/progress.html",
+        {"modules": modules, "resume": resume, "memberships": workshops},
+    )

@@ -115,6 +115,7 @@ def grading_run(*, run_id) -> GradingRun | None:
         session.group_name,
         render_to_string("labs/_grading_run.html", {"run": run, "oob": True}),
     )
+    live.push_workshop_change(session)
     return run
 
 

@@ -13,7 +13,7 @@ class LabSessionAdmin(admin.ModelAdmin):
         "created_at",
         "expires_at",
     )
-    list_filter = ("status", "lab_slug")
+    list_filter = ("status", "lab_slug", "workshop")
     search_fields = ("learner__username", "namespace")
     readonly_fields = ("id", "created_at")
 

@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from labplatform.terminal.origin import origin_problem
+from labplatform.workshops.models import learners_group_for
 
 from .models import LabSession
 
@@ -27,6 +28,7 @@ def _owned_session(session_id: str, user) -> LabSession | None:
 
 class SessionStatusConsumer(AsyncWebsocketConsumer):
     group = None
+    workshop_group = None
 
     async def connect(self):
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
@@ -51,11 +53,19 @@ class SessionStatusConsumer(AsyncWebsocketConsumer):
             return
         self.group = session.group_name
         await self.channel_layer.group_add(self.group, self.channel_name)
+        if session.workshop_id is not None:
+            # Broadcast messages from the workshop's instructors.
+            self.workshop_group = learners_group_for(session.workshop_id)
+            await self.channel_layer.group_add(self.workshop_group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.workshop_group:
+            await self.channel_layer.group_discard(
+                self.workshop_group, self.channel_name
+            )
 
     async def receive(self, text_data=None, bytes_data=None):
         # The page only listens on this socket.

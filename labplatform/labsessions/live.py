@@ -24,11 +24,24 @@ def push_html(group: str, html: str) -> None:
         logger.warning("Could not push live update to %s: %s", group, error)
 
 
-def push_session_status(session) -> None:
+def push_session_status(session, *, matrix: bool = True) -> None:
+    """Send the session's status; matrix=False skips the instructors' matrix
+    (for progress lines, which do not change what the matrix shows)."""
     html = render_to_string(
         "labs/_session_status.html", {"session": session, "oob": True}
     )
     push_html(session.group_name, html)
+    if matrix:
+        push_workshop_change(session)
+
+
+def push_workshop_change(session) -> None:
+    """Update the matrix of the session's workshop, if it has one."""
+    if session.workshop_id is None:
+        return
+    from labplatform.workshops.live import push_session_change
+
+    push_session_change(session)
 
 
 def push_session_closed(session) -> None:

@@ -23,8 +23,20 @@ class LabSession(models.Model):
     LIVE_STATUSES = (Status.PENDING, Status.PROVISIONING, Status.READY)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # None while the environment waits in a workshop's warm pool.
     learner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lab_sessions"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="lab_sessions",
+        null=True,
+        blank=True,
+    )
+    workshop = models.ForeignKey(
+        "workshops.Workshop",
+        on_delete=models.SET_NULL,
+        related_name="sessions",
+        null=True,
+        blank=True,
     )
     lab_slug = models.SlugField(max_length=64)
     namespace = models.CharField(max_length=63, unique=True)
@@ -54,11 +66,24 @@ class LabSession(models.Model):
         indexes = [models.Index(fields=["status", "expires_at"])]
 
     def __str__(self) -> str:
-        return f"{self.lab_slug} for {self.learner} ({self.status})"
+        return f"{self.lab_slug} for {self.owner_name} ({self.status})"
+
+    @property
+    def owner_name(self) -> str:
+        """The learner's username, or "warm pool" for an unclaimed session."""
+        return self.learner.get_username() if self.learner_id else "warm pool"
+
+    @property
+    def is_pooled(self) -> bool:
+        return self.learner_id is None
 
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE_STATUSES
 
     @property
     def group_name(self) -> str:

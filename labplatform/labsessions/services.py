@@ -115,9 +115,13 @@ def session_start(*, learner, lab_slug: str) -> tuple[LabSession, bool]:
     """Return the learner's live session for the lab, creating it when none.
 
     Starting twice returns the same session (created is False) and
-    enqueues nothing new. The provisioning task is enqueued only after the
-    row is committed, so the worker always finds it.
+    enqueues nothing new. A learner in an open workshop gets a session of
+    that workshop, taken ready-made from its warm pool when one waits
+    there. The provisioning task is enqueued only after the row is
+    committed, so the worker always finds it.
     """
+    from labplatform.workshops.services import workshop_for_lab
+
     lab = get_catalog().lab(lab_slug)
     if lab is None:
         raise LabNotFound(lab_slug)
@@ -134,31 +138,41 @@ def session_start(*, learner, lab_slug: str) -> tuple[LabSession, bool]:
             f"You already have {active} labs running; end one before starting another."
         )
 
-    from .tasks import provision_session
+    from .tasks import adopt_pooled_session, provision_session
 
+    workshop = workshop_for_lab(learner=learner, lab_slug=lab_slug)
     now = timezone.now()
     try:
         with transaction.atomic():
-            session = LabSession(
-                learner=learner,
-                lab_slug=lab_slug,
-                expires_at=now + timedelta(minutes=settings.LAB_SESSION_MINUTES),
-            )
-            session.namespace = make_namespace_name(
-                username=learner.get_username(),
-                lab_slug=lab_slug,
-                session_key=str(session.id),
-            )
-            session.save()
-            if lab.placement == "dedicated" and PoolCluster.objects.exists():
-                _lease_cluster(session)
+            session = None
+            if workshop is not None and lab.placement != "dedicated":
+                session = _claim_pooled(
+                    workshop=workshop, learner=learner, lab_slug=lab_slug, now=now
+                )
+            claimed = session is not None
+            if session is None:
+                session = LabSession(
+                    learner=learner,
+                    workshop=workshop,
+                    lab_slug=lab_slug,
+                    expires_at=now + timedelta(minutes=settings.LAB_SESSION_MINUTES),
+                )
+                session.namespace = make_namespace_name(
+                    username=learner.get_username(),
+                    lab_slug=lab_slug,
+                    session_key=str(session.id),
+                )
+                session.save()
+                if lab.placement == "dedicated" and PoolCluster.objects.exists():
+                    _lease_cluster(session)
             LabProgress.objects.get_or_create(learner=learner, lab_slug=lab_slug)
             LabProgress.objects.filter(
                 learner=learner,
                 lab_slug=lab_slug,
                 status=LabProgress.Status.NOT_STARTED,
             ).update(status=LabProgress.Status.IN_PROGRESS, started_at=now)
-            transaction.on_commit(lambda: provision_session.delay(str(session.id)))
+            task = adopt_pooled_session if claimed else provision_session
+            transaction.on_commit(lambda: task.delay(str(session.id)))
     except IntegrityError:
         # Another request started the same lab a moment ago.
         existing = session_get_active(learner=learner, lab_slug=lab_slug)
@@ -167,19 +181,87 @@ def session_start(*, learner, lab_slug: str) -> tuple[LabSession, bool]:
         return existing, False
 
     logger.info(
-        "Learner %s started lab %s (session %s, namespace %s)",
+        "Learner %s started lab %s (session %s, namespace %s%s%s)",
         learner.get_username(),
         lab_slug,
         session.id,
         session.namespace,
+        f", workshop {workshop.slug}" if workshop else "",
+        ", from the warm pool" if claimed else "",
     )
+    if claimed:
+        live.push_session_status(session)
     return session, True
+
+
+def _claim_pooled(*, workshop, learner, lab_slug: str, now) -> LabSession | None:
+    """Give the learner a ready environment from the workshop's warm pool.
+
+    The conditional update claims a session only if nobody else did in
+    the meantime, on every database.
+    """
+    candidates = LabSession.objects.filter(
+        workshop=workshop,
+        learner=None,
+        lab_slug=lab_slug,
+        status=LabSession.Status.READY,
+        expires_at__gt=now,
+    ).order_by("created_at")
+    for candidate in candidates[:5]:
+        taken = LabSession.objects.filter(pk=candidate.pk, learner=None).update(
+            learner=learner,
+            expires_at=now + timedelta(minutes=settings.LAB_SESSION_MINUTES),
+        )
+        if taken:
+            return LabSession.objects.get(pk=candidate.pk)
+    return None
+
+
+def session_adopt(*, session_id) -> None:
+    """Label a claimed warm-pool namespace with its learner, for people
+    reading kubectl output; the learner can already work without it."""
+    session = LabSession.objects.select_related("learner").filter(pk=session_id).first()
+    if session is None or session.learner_id is None or not session.is_active:
+        return
+    lab = get_catalog().lab(session.lab_slug)
+    with kube.using_cluster(session_kubeconfig(session)):
+        provisioning.assign_environment(
+            lab=lab,
+            namespace=session.namespace,
+            labels=manifests.make_platform_labels(
+                session_id=str(session.id),
+                lab_slug=session.lab_slug,
+                learner_id=session.learner_id,
+            ),
+            expires_at=session.expires_at,
+            learner_name=session.owner_name,
+        )
+
+
+def session_create_pooled(*, workshop, lab_slug: str) -> LabSession:
+    """Queue a lab environment for the workshop's warm pool (no learner yet)."""
+    from .tasks import provision_session
+
+    with transaction.atomic():
+        session = LabSession(
+            learner=None,
+            workshop=workshop,
+            lab_slug=lab_slug,
+            # Unclaimed environments go when the workshop ends.
+            expires_at=workshop.ends_at,
+        )
+        session.namespace = make_namespace_name(
+            username="pool", lab_slug=lab_slug, session_key=str(session.id)
+        )
+        session.save()
+        transaction.on_commit(lambda: provision_session.delay(str(session.id)))
+    return session
 
 
 def _record_progress(session: LabSession, step: str) -> None:
     session.progress = [*session.progress, step]
     LabSession.objects.filter(pk=session.pk).update(progress=session.progress)
-    live.push_session_status(session)
+    live.push_session_status(session, matrix=False)
 
 
 def session_provision(*, session_id) -> LabSession | None:
@@ -227,7 +309,7 @@ def session_provision(*, session_id) -> LabSession | None:
             namespace=session.namespace,
             labels=labels,
             expires_at=session.expires_at,
-            learner_name=session.learner.get_username(),
+            learner_name=session.owner_name,
             report=lambda step: _record_progress(session, step),
         )
 
@@ -240,7 +322,7 @@ def session_provision(*, session_id) -> LabSession | None:
         logger.info(
             "Namespace %s ready for learner %s, lab %s in %d ms",
             session.namespace,
-            session.learner.get_username(),
+            session.owner_name,
             session.lab_slug,
             (time.monotonic() - started) * 1000,
         )
@@ -296,7 +378,7 @@ def session_reset(*, session: LabSession) -> LabSession:
     new_session, _ = session_start(learner=session.learner, lab_slug=session.lab_slug)
     logger.info(
         "Learner %s reset lab %s: session %s replaces %s",
-        session.learner.get_username(),
+        session.owner_name,
         session.lab_slug,
         new_session.id,
         session.id,
@@ -337,7 +419,7 @@ def session_end(*, session_id, reason: str = "ended by the learner") -> None:
     logger.info(
         "Session %s of learner %s (lab %s) %s; namespace %s deleted",
         session.id,
-        session.learner.get_username(),
+        session.owner_name,
         session.lab_slug,
         reason,
         session.namespace,

@@ -54,6 +54,16 @@ def provision_session(self, session_id: str) -> None:
 @shared_task(
     autoretry_for=(ClusterUnavailable,),
     retry_backoff=True,
+    max_retries=5,
+    time_limit=60,
+)
+def adopt_pooled_session(session_id: str) -> None:
+    services.session_adopt(session_id=session_id)
+
+
+@shared_task(
+    autoretry_for=(ClusterUnavailable,),
+    retry_backoff=True,
     max_retries=10,
     time_limit=60,
 )

@@ -18,6 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from .origin import origin_problem
+from .recording import Recorder
 from .sessions import (
     ShellStartError,
     open_shell,
@@ -48,6 +49,7 @@ CLOSE_FAILED = 4500
 class TerminalConsumer(AsyncWebsocketConsumer):
     shell = None
     session = None
+    recorder = None
     unacknowledged = 0
     counted = False
     rate_window_start = 0.0
@@ -60,6 +62,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await super().__call__(scope, receive, send)
         finally:
             self._release_slot()
+            await self._stop_recording()
             if self.shell is not None:
                 shell, self.shell = self.shell, None
                 await shell.close()
@@ -146,6 +149,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             )
             await self.close(code=CLOSE_FAILED)
             return
+        await self._start_recording()
         self.opened_at = self.last_input_at = time.monotonic()
         self.idle_watch = asyncio.ensure_future(self._close_when_idle())
         logger.info(
@@ -195,6 +199,47 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 return
             await asyncio.sleep(min(limit - idle, REVALIDATE_SECONDS) + 0.05)
 
+    async def _start_recording(self) -> None:
+        # A recording that cannot start (a full disk) never costs the
+        # learner the terminal.
+        try:
+            self.recorder = await database_sync_to_async(Recorder.open)(
+                session=self.session,
+                width=self.pending_size[0],
+                height=self.pending_size[1],
+            )
+        except Exception as error:  # noqa: BLE001 - recording is optional
+            logger.warning(
+                "Terminal recording for namespace %s did not start: %s",
+                self.session.namespace,
+                error,
+            )
+
+    def _record(self, method: str, *args) -> None:
+        if self.recorder is None:
+            return
+        try:
+            getattr(self.recorder, method)(*args)
+        except OSError as error:
+            logger.warning(
+                "Terminal recording for namespace %s stopped: %s",
+                self.session.namespace,
+                error,
+            )
+            self.recorder = None
+
+    async def _stop_recording(self) -> None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:
+            try:
+                await database_sync_to_async(recorder.close)()
+            except Exception as error:  # noqa: BLE001 - recording is optional
+                logger.warning(
+                    "Terminal recording %s did not close cleanly: %s",
+                    recorder.recording.id,
+                    error,
+                )
+
     def _release_slot(self) -> None:
         if self.counted and self.session is not None:
             key = str(self.session.id)
@@ -205,6 +250,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     def _send_output(self, data: bytes) -> None:
         loop = asyncio.get_running_loop()
+        self._record("output", data)
         self.unacknowledged += len(data)
         if self.unacknowledged > OUTPUT_WINDOW_BYTES and self.shell is not None:
             self.shell.pause_reading()
@@ -240,6 +286,16 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
         asyncio.ensure_future(finish())
 
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every handler,
+        # a thread-pool round trip that doubled the keystroke echo time.
+        # receive() never touches the database; the other handlers still
+        # get the clean-up.
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
+
     async def receive(self, text_data=None, bytes_data=None):
         if self.shell is None:
             return
@@ -272,6 +328,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             size = clamp_size(message.get("cols"), message.get("rows"))
             if size is not None:
                 self.shell.resize(cols=size[0], rows=size[1])
+                self._record("resize", size[0], size[1])
 
     async def live_html(self, event):
         # Status fragments are for the status socket; the terminal ignores them.
@@ -289,6 +346,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self._release_slot()
         if getattr(self, "idle_watch", None) is not None:
             self.idle_watch.cancel()
+        await self._stop_recording()
         if self.session is not None:
             await self.channel_layer.group_discard(
                 self.session.group_name, self.channel_name

@@ -1,0 +1,56 @@
+"""Who may see and act on which workshop.
+
+Instructors see only the workshops they teach. A learner who opens an
+instructor page gets 403; an instructor who opens another instructor's
+workshop gets 404, so the page does not even confirm that it exists.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from .models import INSTRUCTORS_GROUP, Workshop
+
+
+def is_instructor(user) -> bool:
+    """True for superusers, the Instructors group and anyone teaching a workshop."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return (
+        user.groups.filter(name=INSTRUCTORS_GROUP).exists()
+        or user.instructed_workshops.exists()
+    )
+
+
+def can_create_workshops(user) -> bool:
+    return user.is_authenticated and (
+        user.is_superuser or user.groups.filter(name=INSTRUCTORS_GROUP).exists()
+    )
+
+
+def workshops_taught_by(user):
+    if user.is_superuser:
+        return Workshop.objects.all()
+    return Workshop.objects.filter(instructors=user)
+
+
+def workshop_for_instructor(user, slug: str) -> Workshop:
+    """Return the workshop if user teaches it; raise 403 or 404 otherwise."""
+    if not is_instructor(user):
+        raise PermissionDenied("Only instructors can open this page.")
+    workshop = workshops_taught_by(user).filter(slug=slug).first()
+    if workshop is None:
+        raise Http404("No such workshop.")
+    return workshop
+
+
+def can_watch_session(user, session) -> bool:
+    """True when user teaches the workshop the session belongs to."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    if session.workshop_id is None:
+        return False
+    return Workshop.objects.filter(pk=session.workshop_id, instructors=user).exists()

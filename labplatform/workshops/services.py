@@ -1,0 +1,340 @@
+"""Workshop actions: joining, importing learners, broadcasts, session actions."""
+
+import csv
+import io
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from labplatform.labsessions import services as lab_services
+from labplatform.labsessions.models import LabSession
+
+from . import live
+from .models import Broadcast, Membership, Workshop, normalize_join_code
+
+logger = logging.getLogger(__name__)
+
+MAX_IMPORT_BYTES = 1024 * 1024
+MAX_IMPORT_ROWS = 2000
+
+
+class JoinRefused(Exception):
+    """The join code is unknown, the workshop is over, or it is full."""
+
+
+def workshop_by_code(code: str) -> Workshop | None:
+    normalized = normalize_join_code(code)
+    if not normalized:
+        return None
+    return Workshop.objects.filter(join_code=normalized).first()
+
+
+def workshop_join(*, learner, code: str) -> tuple[Workshop, bool]:
+    """Add the learner to the workshop with this code; return (workshop, joined)."""
+    workshop = workshop_by_code(code)
+    if workshop is None:
+        raise JoinRefused(
+            "No workshop has this code. Check it with your instructor; codes "
+            "are 8 letters and digits."
+        )
+    if workshop.has_ended():
+        raise JoinRefused(f"The workshop {workshop.title!r} has ended.")
+    with transaction.atomic():
+        # Lock the workshop so two learners cannot both take the last seat.
+        Workshop.objects.select_for_update().filter(pk=workshop.pk).first()
+        if Membership.objects.filter(workshop=workshop, learner=learner).exists():
+            return workshop, False
+        if workshop.memberships.count() >= workshop.capacity:
+            raise JoinRefused(
+                f"The workshop {workshop.title!r} is full ({workshop.capacity} "
+                "learners). Ask your instructor for a seat."
+            )
+        Membership.objects.create(
+            workshop=workshop, learner=learner, source=Membership.Source.JOIN_CODE
+        )
+    logger.info(
+        "Learner %s joined workshop %s with its join code",
+        learner.get_username(),
+        workshop.slug,
+    )
+    live.push_learner_row(workshop, learner.pk)
+    return workshop, True
+
+
+def workshop_for_lab(*, learner, lab_slug: str) -> Workshop | None:
+    """The open workshop the learner's new session of this lab belongs to.
+
+    A learner in several open workshops is counted in the one joined last
+    that offers the lab.
+    """
+    now = timezone.now()
+    memberships = (
+        Membership.objects.filter(
+            learner=learner,
+            workshop__starts_at__lte=now,
+            workshop__ends_at__gt=now,
+        )
+        .select_related("workshop")
+        .order_by("-joined_at")
+    )
+    for membership in memberships:
+        if membership.workshop.allows_lab(lab_slug):
+            return membership.workshop
+    return None
+
+
+@dataclass
+class ImportResult:
+    errors: list[str] = field(default_factory=list)
+    # (username, initial password or "" for an existing account)
+    created: list[tuple[str, str]] = field(default_factory=list)
+    added_existing: list[str] = field(default_factory=list)
+
+
+def _read_import_rows(data: bytes, result: ImportResult) -> list[tuple[int, dict]]:
+    if len(data) > MAX_IMPORT_BYTES:
+        result.errors.append(
+            f"The file is larger than {MAX_IMPORT_BYTES // 1024} KiB; split it."
+        )
+        return []
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        result.errors.append(
+            f"The file is not UTF-8 text (byte {error.start}); save it as CSV UTF-8."
+        )
+        return []
+    reader = csv.DictReader(io.StringIO(text))
+    fields = [name.strip().lower() for name in reader.fieldnames or []]
+    if "username" not in fields or "email" not in fields:
+        result.errors.append(
+            "Line 1: the header must name the columns username and email "
+            "(first_name and last_name are optional)."
+        )
+        return []
+    reader.fieldnames = fields
+    rows = []
+    try:
+        for row in reader:
+            if len(rows) >= MAX_IMPORT_ROWS:
+                result.errors.append(
+                    f"The file has more than {MAX_IMPORT_ROWS} learners; split it."
+                )
+                return []
+            if None in row:
+                result.errors.append(
+                    f"Line {reader.line_num}: more values than columns in the header."
+                )
+                continue
+            values = {key: (value or "").strip() for key, value in row.items()}
+            if not any(values.values()):
+                continue  # a blank line
+            rows.append((reader.line_num, values))
+    except csv.Error as error:
+        result.errors.append(f"Line {reader.line_num}: {error}.")
+    return rows
+
+
+def learners_import_csv(*, workshop: Workshop, data: bytes, by) -> ImportResult:
+    """Create accounts from a CSV and add them to the workshop, all or nothing.
+
+    Every bad row is reported with its line number; if there is any, no
+    account is created and nobody is added. New accounts get a random
+    initial password, shown once to the instructor.
+    """
+    result = ImportResult()
+    rows = _read_import_rows(data, result)
+    if result.errors:
+        return result
+    user_model = get_user_model()
+    validate_username = UnicodeUsernameValidator()
+    seen: dict[str, int] = {}
+    plan = []
+    for line, values in rows:
+        username, email = values.get("username", ""), values.get("email", "")
+        problems = []
+        if not username:
+            problems.append("username is empty")
+        elif len(username) > 150:
+            problems.append("username is longer than 150 characters")
+        else:
+            try:
+                validate_username(username)
+            except ValidationError:
+                problems.append(
+                    f"username {username!r} may contain only letters, digits "
+                    "and @ . + - _"
+                )
+        try:
+            validate_email(email)
+        except ValidationError:
+            problems.append(f"email {email!r} is not a valid address")
+        key = username.lower()
+        if key and key in seen:
+            problems.append(f"username {username!r} is already on line {seen[key]}")
+        seen.setdefault(key, line)
+        existing = (
+            user_model.objects.filter(username__iexact=username).first()
+            if username
+            else None
+        )
+        if existing is not None and existing.email.lower() != email.lower():
+            problems.append(
+                f"an account {existing.username!r} exists with another email address"
+            )
+        if problems:
+            result.errors.append(f"Line {line}: {'; '.join(problems)}.")
+        else:
+            plan.append((values, existing))
+    members = set(workshop.memberships.values_list("learner_id", flat=True))
+    joining = sum(1 for _, user in plan if user is None or user.pk not in members)
+    if not result.errors and len(members) + joining > workshop.capacity:
+        result.errors.append(
+            f"The workshop has {workshop.capacity} seats and {len(members)} "
+            f"taken; this file adds {joining}. Raise the capacity first."
+        )
+    if result.errors:
+        return result
+    try:
+        with transaction.atomic():
+            for values, user in plan:
+                if user is None:
+                    password = secrets.token_urlsafe(9)
+                    user = user_model.objects.create_user(
+                        username=values["username"],
+                        email=values["email"],
+                        password=password,
+                        first_name=values.get("first_name", "")[:150],
+                        last_name=values.get("last_name", "")[:150],
+                    )
+                    result.created.append((user.username, password))
+                else:
+                    result.added_existing.append(user.username)
+                Membership.objects.get_or_create(
+                    workshop=workshop,
+                    learner=user,
+                    defaults={"source": Membership.Source.IMPORT},
+                )
+    except IntegrityError as error:
+        # Someone signed up with one of these names while the file was read.
+        return ImportResult(
+            errors=[f"The import was undone because an account changed: {error}"]
+        )
+    logger.info(
+        "Instructor %s imported %d new and %d existing learners into workshop %s",
+        by.get_username(),
+        len(result.created),
+        len(result.added_existing),
+        workshop.slug,
+    )
+    live.push_matrix(workshop)
+    return result
+
+
+def broadcast_send(*, workshop: Workshop, message: str, by) -> Broadcast:
+    message = message.strip()
+    if not message:
+        raise ValueError("Write a message before sending it.")
+    if len(message) > Broadcast.MAX_LENGTH:
+        raise ValueError(
+            f"A message may have at most {Broadcast.MAX_LENGTH} characters."
+        )
+    broadcast = Broadcast.objects.create(workshop=workshop, message=message, sent_by=by)
+    logger.info(
+        "Instructor %s sent a broadcast to workshop %s",
+        by.get_username(),
+        workshop.slug,
+    )
+    live.push_broadcast(broadcast)
+    return broadcast
+
+
+def latest_broadcast_for(learner) -> Broadcast | None:
+    """The newest message of an open workshop the learner belongs to."""
+    now = timezone.now()
+    return (
+        Broadcast.objects.filter(
+            workshop__memberships__learner=learner,
+            workshop__starts_at__lte=now,
+            workshop__ends_at__gt=now,
+        )
+        .select_related("workshop")
+        .first()
+    )
+
+
+def workshop_session(workshop: Workshop, session_id) -> LabSession | None:
+    """A session of the workshop, or None (another workshop's is not found)."""
+    return (
+        LabSession.objects.filter(pk=session_id, workshop=workshop)
+        .exclude(learner=None)
+        .select_related("learner")
+        .first()
+    )
+
+
+def session_extend(*, session: LabSession, by) -> LabSession:
+    minutes = settings.SESSION_EXTEND_MINUTES
+    base = max(session.expires_at, timezone.now())
+    LabSession.objects.filter(
+        pk=session.pk, status__in=LabSession.LIVE_STATUSES
+    ).update(expires_at=base + timedelta(minutes=minutes))
+    session.refresh_from_db()
+    logger.info(
+        "Instructor %s extended session %s of learner %s (lab %s) by %d minutes",
+        by.get_username(),
+        session.id,
+        session.owner_name,
+        session.lab_slug,
+        minutes,
+    )
+    return session
+
+
+def session_end_by_instructor(*, session: LabSession, by) -> None:
+    logger.info(
+        "Instructor %s ended session %s of learner %s (lab %s)",
+        by.get_username(),
+        session.id,
+        session.owner_name,
+        session.lab_slug,
+    )
+    lab_services.session_request_end(session=session)
+
+
+def session_reset_by_instructor(*, session: LabSession, by) -> LabSession:
+    logger.info(
+        "Instructor %s reset session %s of learner %s (lab %s)",
+        by.get_username(),
+        session.id,
+        session.owner_name,
+        session.lab_slug,
+    )
+    return lab_services.session_reset(session=session)
+
+
+def sessions_end_all(*, workshop: Workshop, by) -> int:
+    """End every live session of the workshop, warm pool included."""
+    sessions = list(
+        LabSession.objects.filter(
+            workshop=workshop, status__in=LabSession.LIVE_STATUSES
+        )
+    )
+    for session in sessions:
+        lab_services.session_request_end(session=session)
+    logger.info(
+        "Instructor %s ended all %d live sessions of workshop %s",
+        by.get_username(),
+        len(sessions),
+        workshop.slug,
+    )
+    return len(sessions)
