@@ -6,6 +6,7 @@ connect, type and read_until. Only the last few KiB of output are kept,
 so a 100 MB cat does not pile up in memory.
 """
 
+import asyncio
 import json
 import time
 
@@ -185,3 +186,15 @@ class WettyTerminal(TerminalClient):
             self.uncommitted -= self.COMMIT_EVERY
             await self.socket.send_str("42" + json.dumps(["commit", self.COMMIT_EVERY]))
         return text.encode("utf-8", "replace")
+
+
+async def consume(client: TerminalClient, stop: asyncio.Event) -> None:
+    """Read and acknowledge output until stop is set, as a page left open does."""
+    while not stop.is_set():
+        try:
+            message = await client.socket.receive(timeout=0.5)
+        except TimeoutError:
+            continue
+        if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            return
+        await client._output(message)

@@ -216,3 +216,19 @@ class Stack:
             return []
         with self.timings_path.open() as lines:
             return [json.loads(line) for line in lines if line.strip()]
+
+    def ready_session(self, learner, lab_slug: str, *, seconds: float = 60):
+        """Start the lab for learner through the worker and wait until it is ready."""
+        from labplatform.labsessions import services
+        from labplatform.labsessions.models import LabSession
+
+        session, _ = services.session_start(learner=learner, lab_slug=lab_slug)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            session.refresh_from_db()
+            if session.status == LabSession.Status.READY:
+                return session
+            if session.status == LabSession.Status.FAILED:
+                raise RuntimeError(f"session {session.id} failed: {session.error}")
+            time.sleep(0.05)
+        raise TimeoutError(f"session {session.id} not ready within {seconds} s")
