@@ -100,19 +100,26 @@ class ImportResult:
     added_existing: list[str] = field(default_factory=list)
 
 
-def _read_import_rows(data: bytes, result: ImportResult) -> list[tuple[int, dict]]:
+def _read_import_rows(
+    data: bytes, result: ImportResult
+) -> list[tuple[int, dict]] | None:
+    """Parse the CSV; None when the file as a whole is unusable.
+
+    Problems of single lines are added to result.errors and reading goes
+    on, so the instructor sees every bad line at once.
+    """
     if len(data) > MAX_IMPORT_BYTES:
         result.errors.append(
             f"The file is larger than {MAX_IMPORT_BYTES // 1024} KiB; split it."
         )
-        return []
+        return None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         result.errors.append(
             f"The file is not UTF-8 text (byte {error.start}); save it as CSV UTF-8."
         )
-        return []
+        return None
     reader = csv.DictReader(io.StringIO(text))
     fields = [name.strip().lower() for name in reader.fieldnames or []]
     if "username" not in fields or "email" not in fields:
@@ -120,7 +127,7 @@ def _read_import_rows(data: bytes, result: ImportResult) -> list[tuple[int, dict
             "Line 1: the header must name the columns username and email "
             "(first_name and last_name are optional)."
         )
-        return []
+        return None
     reader.fieldnames = fields
     rows = []
     try:
@@ -129,7 +136,7 @@ def _read_import_rows(data: bytes, result: ImportResult) -> list[tuple[int, dict
                 result.errors.append(
                     f"The file has more than {MAX_IMPORT_ROWS} learners; split it."
                 )
-                return []
+                return None
             if None in row:
                 result.errors.append(
                     f"Line {reader.line_num}: more values than columns in the header."
@@ -141,7 +148,13 @@ def _read_import_rows(data: bytes, result: ImportResult) -> list[tuple[int, dict
             rows.append((reader.line_num, values))
     except csv.Error as error:
         result.errors.append(f"Line {reader.line_num}: {error}.")
+        return None
     return rows
+
+
+def _line_number(error: str) -> int:
+    number = error.removeprefix("Line ").split(":")[0]
+    return int(number) if number.isdigit() else 0
 
 
 def learners_import_csv(*, workshop: Workshop, data: bytes, by) -> ImportResult:
@@ -153,7 +166,7 @@ def learners_import_csv(*, workshop: Workshop, data: bytes, by) -> ImportResult:
     """
     result = ImportResult()
     rows = _read_import_rows(data, result)
-    if result.errors:
+    if rows is None:
         return result
     user_model = get_user_model()
     validate_username = UnicodeUsernameValidator()
@@ -195,6 +208,7 @@ def learners_import_csv(*, workshop: Workshop, data: bytes, by) -> ImportResult:
             result.errors.append(f"Line {line}: {'; '.join(problems)}.")
         else:
             plan.append((values, existing))
+    result.errors.sort(key=_line_number)
     members = set(workshop.memberships.values_list("learner_id", flat=True))
     joining = sum(1 for _, user in plan if user is None or user.pk not in members)
     if not result.errors and len(members) + joining > workshop.capacity:
