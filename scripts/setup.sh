@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(bubblewrap socat redis-server chromium fonts-liberation)
+packages=(bubblewrap socat redis-server chromium fonts-liberation docker-compose shellcheck)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -34,3 +34,5 @@ fi
 
 bash scripts/vendor.sh
 bash tools/controlplane/build.sh >/dev/null
+# helm renders the platform's Helm chart in the tests; Debian has no package.
+bash tools/helm/build.sh >/dev/null
