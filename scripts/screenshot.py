@@ -2,7 +2,8 @@
 
 Signs up a new learner, opens the module page, starts the Pod Security
 lab, types into the terminal, checks the work, and saves PNGs under
-docs/. Start the platform first (make run), then:
+docs/. The browser and terminal helpers are the browser tests' own
+(tests/e2e/browser.py). Start the platform first (make run), then:
 
     .venv/bin/python scripts/screenshot.py --url http://127.0.0.1:8000
 """
@@ -10,37 +11,14 @@ docs/. Start the platform first (make run), then:
 import argparse
 import secrets
 import sys
-import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
-
-def type_command(page, command: str) -> None:
-    page.click("#terminal")
-    page.keyboard.type(command, delay=5)
-    page.keyboard.press("Enter")
-
-
-def wait_for_terminal_text(page, text: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in page.inner_text("#terminal"):
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{text!r} did not appear in the terminal")
+from tests.e2e.browser import LabTerminal, launch_chromium  # noqa: E402
 
 
 def main() -> int:
@@ -50,14 +28,21 @@ def main() -> int:
         default="http://127.0.0.1:8000",
         help="Base URL of the running platform (default: %(default)s).",
     )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=REPO / "docs",
+        help="Folder for the PNG files (default: docs/ of this checkout).",
+    )
     args = parser.parse_args()
+    args.output.mkdir(parents=True, exist_ok=True)
+    module_png = args.output / "module-page.png"
+    lab_png = args.output / "lab-terminal.png"
     username = f"screenshot-{secrets.token_hex(3)}"
     password = secrets.token_urlsafe(12)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
 
         page.goto(f"{args.url}/accounts/signup/")
@@ -65,35 +50,34 @@ def main() -> int:
         page.fill("#id_password1", password)
         page.fill("#id_password2", password)
         page.click("button[type=submit]")
+        page.wait_for_selector(".who")
 
         page.goto(f"{args.url}/modules/containers-workload-security/")
-        page.screenshot(path=str(DOCS / "module-page.png"))
+        page.screenshot(path=str(module_png))
 
         page.goto(f"{args.url}/labs/pod-security-standards/")
         page.click("#start-lab")
-        page.wait_for_selector("#session-status[data-status=ready]", timeout=60_000)
-        page.wait_for_selector("#terminal .xterm", timeout=30_000)
-        wait_for_terminal_text(page, "learner@lab")
-
-        type_command(
-            page,
+        terminal = LabTerminal(page)
+        terminal.wait_until_connected(timeout=60)
+        terminal.run(
             'kubectl label namespace "$LAB_NAMESPACE" '
             "pod-security.kubernetes.io/enforce=restricted "
             "pod-security.kubernetes.io/warn=restricted "
             "pod-security.kubernetes.io/audit=restricted",
+            expect="labeled",
         )
-        wait_for_terminal_text(page, "labeled")
-        type_command(
-            page,
+        # The second command keeps the first one's output on screen.
+        terminal.type(
             "kubectl run hostpid --image=registry.k8s.io/pause:3.10 "
-            '--overrides=\'{"spec":{"hostPID":true}}\'',
+            '--overrides=\'{"spec":{"hostPID":true}}\'\n'
         )
-        wait_for_terminal_text(page, "forbidden")
+        terminal.wait_for_text("forbidden")
+        terminal.wait_for_prompt()
         page.click("#check-work")
         page.wait_for_selector("#grading-result .checks", timeout=30_000)
-        page.screenshot(path=str(DOCS / "lab-terminal.png"))
+        page.screenshot(path=str(lab_png))
         browser.close()
-    print(f"Saved {DOCS / 'module-page.png'} and {DOCS / 'lab-terminal.png'}")
+    print(f"Saved {module_png} and {lab_png}")
     return 0
 
 
