@@ -3,6 +3,7 @@
 import asyncio
 import os
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -97,7 +98,11 @@ def shared_tools(kubectl: Path) -> dict[str, Path]:
             or target.stat().st_size != source.stat().st_size
             or target.stat().st_mtime < source.stat().st_mtime
         ):
-            temporary = tools / f".{name}.new"
+            # Terminals opened together copy at the same time, each to a
+            # temporary file of its own, so none renames another's away.
+            handle, temporary_name = tempfile.mkstemp(dir=tools, prefix=f".{name}.")
+            os.close(handle)
+            temporary = Path(temporary_name)
             shutil.copyfile(source, temporary)
             temporary.chmod(0o755)
             temporary.replace(target)
