@@ -20,11 +20,11 @@ def check_terminal_backend(app_configs, **kwargs):
                         id="labplatform.W001",
                     )
                 )
-    elif settings.TERMINAL_BACKEND not in ("local",):
+    elif settings.TERMINAL_BACKEND not in ("local", "exec"):
         problems.append(
             Warning(
                 f"LABPLATFORM_TERMINAL_BACKEND={settings.TERMINAL_BACKEND!r} is not supported.",
-                hint="Use 'local'.",
+                hint="Use 'local' (one machine) or 'exec' (workbench pods).",
                 id="labplatform.W002",
             )
         )
