@@ -1,8 +1,8 @@
 """What one lab session costs the cluster, and what the worker processes cost.
 
-Starts a private local control plane and Redis, provisions SESSIONS lab
-environments with the platform's own provisioning code (as a worker
-would), and prints: objects per lab namespace, kube-apiserver and etcd
+Starts a private local control plane and Redis, then provisions SESSIONS
+lab environments with the platform's own provisioning code, as a worker
+would. Prints the objects in one lab namespace, the control plane's
 resident memory before and after, and the resident memory of an idle
 Celery worker (prefork, concurrency 2) and of Celery beat.
 

