@@ -86,6 +86,8 @@
     // xterm.js wraps a paste in ESC[200~ ... ESC[201~ but keeps escape
     // characters inside it, so a pasted ESC[201~ could end the paste early
     // and run what follows. Pasted text loses its escape characters first.
+    // NOTE: Ctrl+V stays ^V (quoted insert, which vim and readline use), so
+    // a paste right after it has its start marker quoted and its lines run.
     term.element.addEventListener("paste", function (event) {
       event.preventDefault();
       event.stopImmediatePropagation();
