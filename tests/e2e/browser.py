@@ -43,18 +43,24 @@ def launch_chromium(playwright: Playwright) -> Browser:
 class LabTerminal:
     """The xterm.js terminal of a lab page, read through its rendered rows.
 
-    Only the visible rows are read, as a learner sees them, so run() clears
-    the screen (Ctrl+L, bash's clear-screen) before each command: whatever
-    it then waits for comes from that command.
+    Only the visible rows are read, as a learner sees them. So run() clears
+    the screen (Ctrl+L, bash's clear-screen) before each command, and
+    whatever it then waits for comes from that command.
     """
 
-    def __init__(self, page: Page):
+    def __init__(
+        self, page: Page, *, root: str = "#terminal", handle: str = "labTerminal"
+    ):
+        # root is the element xterm.js opened in, and window[handle].term
+        # is the Terminal object. An instructor's watch view has its own.
         self.page = page
+        self.root = root
+        self.handle = handle
 
     def rows(self) -> list[str]:
         """Return the text of each visible row, trailing blanks removed."""
         texts = self.page.eval_on_selector_all(
-            "#terminal .xterm-rows > div", "rows => rows.map(row => row.textContent)"
+            f"{self.root} .xterm-rows > div", "rows => rows.map(row => row.textContent)"
         )
         return [text.replace("\xa0", " ").rstrip() for text in texts]
 
@@ -66,7 +72,7 @@ class LabTerminal:
         self.page.wait_for_selector(
             "#session-status[data-status=ready]", timeout=timeout * 1000
         )
-        self.page.wait_for_selector("#terminal .xterm-rows", timeout=timeout * 1000)
+        self.page.wait_for_selector(f"{self.root} .xterm-rows", timeout=timeout * 1000)
         self.wait_for(lambda: any(PROMPT.match(row) for row in self.rows()), timeout)
 
     def wait_for(self, predicate, timeout: float = 30, what: str = "") -> None:
@@ -100,9 +106,10 @@ class LabTerminal:
         if row is None:
             raise AssertionError(f"{text!r} is not on screen:\n{self.text()}")
         column = rows[row].index(text)
-        box = self.page.locator("#terminal .xterm-screen").bounding_box()
+        box = self.page.locator(f"{self.root} .xterm-screen").bounding_box()
         size = self.page.evaluate(
-            "() => [window.labTerminal.term.cols, window.labTerminal.term.rows]"
+            "handle => [window[handle].term.cols, window[handle].term.rows]",
+            self.handle,
         )
         cell_width, cell_height = box["width"] / size[0], box["height"] / size[1]
         return (
@@ -111,7 +118,7 @@ class LabTerminal:
         )
 
     def focus(self) -> None:
-        self.page.click("#terminal .xterm-screen")
+        self.page.click(f"{self.root} .xterm-screen")
 
     def type(self, text: str) -> None:
         """Type text key by key into the terminal. A newline presses Enter."""

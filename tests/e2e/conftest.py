@@ -30,9 +30,12 @@ the end of a test are ended, which deletes their namespaces, unless
 LABPLATFORM_TEST_KEEP_NAMESPACES=1.
 
 Helpers in tests/e2e/browser.py: ``LabTerminal(page)`` types into the
-xterm.js terminal (``type``, ``run``) and waits on its rendered rows
-(``wait_for_text``, ``wait_for_prompt``); ``launch_chromium`` starts the
-browser.
+lab page's xterm.js terminal (``type``, ``run``), waits on its rendered
+rows (``wait_for_text``, ``wait_for_prompt``) and finds text on screen
+(``locate``). For another terminal on a page, such as an instructor's
+read-only view, pass its element and window property:
+``LabTerminal(page, root="#watch-terminal", handle="labWatch")``.
+``launch_chromium`` starts the browser.
 """
 
 import os
