@@ -50,13 +50,19 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         default="25,50,100,150,200,250",
         help="Open terminal counts for the capacity benchmark.",
     )
+    parser.add_argument(
+        "--typing-seconds",
+        type=float,
+        default=10,
+        help="Seconds every open terminal types at each capacity step.",
+    )
     parser.add_argument("--page-requests", type=int, default=200, help="Per page.")
     arguments = parser.parse_args(argv)
     if arguments.quick:
         arguments.start_runs, arguments.burst = 2, 3
         arguments.echo_samples, arguments.cat_mb, arguments.cat_runs = 5, 1, 1
         arguments.grading_runs, arguments.terminal_steps = 2, "2,4"
-        arguments.page_requests = 5
+        arguments.typing_seconds, arguments.page_requests = 2, 5
     arguments.terminal_steps = [
         int(step) for step in arguments.terminal_steps.split(",")
     ]
@@ -135,7 +141,10 @@ def run_one(name: str, stack, arguments):
         from . import capacity
 
         return capacity.run(
-            stack, steps=arguments.terminal_steps, lab_slug=arguments.lab
+            stack,
+            steps=arguments.terminal_steps,
+            lab_slug=arguments.lab,
+            typing_seconds=arguments.typing_seconds,
         )
     from . import pages
 

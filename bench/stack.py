@@ -232,3 +232,25 @@ class Stack:
                 raise RuntimeError(f"session {session.id} failed: {session.error}")
             time.sleep(0.05)
         raise TimeoutError(f"session {session.id} not ready within {seconds} s")
+
+    def ready_sessions(self, learners, lab_slug: str, *, seconds: float = 300):
+        """Start the lab for every learner at once and wait until all are ready."""
+        from labplatform.labsessions import services
+        from labplatform.labsessions.models import LabSession
+
+        ids = [
+            services.session_start(learner=learner, lab_slug=lab_slug)[0].pk
+            for learner in learners
+        ]
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            sessions = {s.pk: s for s in LabSession.objects.filter(pk__in=ids)}
+            failed = [
+                s for s in sessions.values() if s.status == LabSession.Status.FAILED
+            ]
+            if failed:
+                raise RuntimeError(f"session {failed[0].id} failed: {failed[0].error}")
+            if all(s.status == LabSession.Status.READY for s in sessions.values()):
+                return [sessions[pk] for pk in ids]
+            time.sleep(0.2)
+        raise TimeoutError(f"{len(ids)} sessions not all ready within {seconds} s")

@@ -28,7 +28,7 @@ fi
 # Reinstall only when pyproject.toml changed since the last install.
 if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
   .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -e ".[test]"
+  .venv/bin/pip install --quiet -e ".[test,bench]"
   touch .venv/.installed
 fi
 
@@ -36,3 +36,5 @@ bash scripts/vendor.sh
 bash tools/controlplane/build.sh >/dev/null
 # helm renders the platform's Helm chart in the tests; Debian has no package.
 bash tools/helm/build.sh >/dev/null
+# WeTTY is the npm peer the terminal benchmark compares with.
+bash bench/install_wetty.sh >/dev/null
