@@ -65,6 +65,26 @@ KIND_API_VERSIONS = {
 SUBMISSION_CONFIGMAP = "lab-submission"
 
 
+def _without_workbench(kind: str, objects: list[dict]) -> list[dict]:
+    """Leave out the platform's workbench pod, which is not the learner's work.
+
+    It meets the restricted standard, so it would pass "a compliant pod was
+    admitted" by itself. Only a pod that still meets restricted is left
+    out, so a learner cannot hide a violating pod by naming it workbench.
+    """
+    if kind != "Pod":
+        return objects
+    from labplatform.cluster.manifests import is_workbench_pod
+
+    from .podsecurity import evaluate
+
+    return [
+        obj
+        for obj in objects
+        if not (is_workbench_pod(obj) and not evaluate(obj, "restricted"))
+    ]
+
+
 @dataclass
 class GradingContext:
     """What a check may read: the learner's namespace, or files given offline.
@@ -102,8 +122,11 @@ class GradingContext:
 
         return self.cached(
             f"objects:{kind}",
-            lambda: kube.list_objects(
-                KIND_API_VERSIONS[kind], kind, namespace=self.namespace
+            lambda: _without_workbench(
+                kind,
+                kube.list_objects(
+                    KIND_API_VERSIONS[kind], kind, namespace=self.namespace
+                ),
             ),
         )
 

@@ -53,15 +53,15 @@ CHANNEL_ERROR = 3
 CHANNEL_RESIZE = 4
 CHANNEL_CLOSE = 255
 
-# client-go pings every 5 s and gives up after about a minute; a learner
-# staring at a frozen terminal needs to know sooner.
+# client-go (v0.37) pings every 5 s and gives up after 61 s of silence. A
+# learner staring at a frozen terminal needs to know sooner.
 PING_INTERVAL_SECONDS = 5.0
 STALL_SECONDS = 20.0
 WRITE_DEADLINE_SECONDS = 20.0
 CONNECT_TIMEOUT_SECONDS = 15.0
 CLOSE_TIMEOUT_SECONDS = 2.0
-# Largest message accepted from the API server; the kubelet sends at most
-# 32 KiB of output per message.
+# Largest message accepted from the API server, which bounds the memory one
+# queued message can take.
 MAX_MESSAGE_BYTES = 1024 * 1024
 # Messages the websocket library buffers before it stops reading the
 # socket, which is how pause_reading reaches the API server as TCP
@@ -76,7 +76,7 @@ class ExecStartError(ShellStartError):
 
 @dataclass(frozen=True)
 class ExecTarget:
-    """Where the shell runs and the learner's credentials to reach it.
+    """The workbench to exec into, and the learner's credentials for it.
 
     token is the learner's ServiceAccount token (from a TokenRequest), never
     the platform's. ca_pem is the cluster CA that the API server's
@@ -200,18 +200,19 @@ class ExecShell:
         target: ExecTarget,
         on_output: Callable[[bytes], None],
         on_exit: Callable[[int | None], None],
-        ping_interval: float = PING_INTERVAL_SECONDS,
-        stall_seconds: float = STALL_SECONDS,
-        write_deadline: float = WRITE_DEADLINE_SECONDS,
-        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+        ping_interval: float | None = None,
+        stall_seconds: float | None = None,
+        write_deadline: float | None = None,
+        connect_timeout: float | None = None,
     ):
         self.target = target
         self.on_output = on_output
         self.on_exit = on_exit
-        self.ping_interval = ping_interval
-        self.stall_seconds = stall_seconds
-        self.write_deadline = write_deadline
-        self.connect_timeout = connect_timeout
+        # None takes the module's value at construction time.
+        self.ping_interval = ping_interval or PING_INTERVAL_SECONDS
+        self.stall_seconds = stall_seconds or STALL_SECONDS
+        self.write_deadline = write_deadline or WRITE_DEADLINE_SECONDS
+        self.connect_timeout = connect_timeout or CONNECT_TIMEOUT_SECONDS
         self.socket: ClientConnection | None = None
         self.subprotocol: str | None = None
         self.exit_status: ExitStatus | None = None
