@@ -382,8 +382,8 @@ WORKBENCH_COMPONENT = "workbench"
 WORKBENCH_UID = 1000
 WORKBENCH_HOME = "/home/learner"
 WORKBENCH_FILES_PATH = "/opt/lab/files"
-# What the terminal runs in the container; the profile copies the lab's
-# files into ~/lab on first start.
+# The command the terminal runs in the container. Its profile copies the
+# lab's files into ~/lab on first start.
 WORKBENCH_SHELL_COMMAND = ("/bin/bash", "--rcfile", "/etc/lab/bashrc", "-i")
 
 
@@ -473,8 +473,8 @@ def make_workbench_pod(
         },
         "spec": {
             "serviceAccountName": LEARNER_SERVICE_ACCOUNT,
-            # The service account itself says false, so no other pod in
-            # the namespace gets the token by default.
+            # The service account sets false, so no other pod in the
+            # namespace gets the token by default.
             "automountServiceAccountToken": True,
             "enableServiceLinks": False,
             "hostname": "lab",
@@ -528,7 +528,7 @@ def make_workbench_network_policy(
 ) -> dict:
     """Let the workbench reach the API server, which default-deny blocks.
 
-    api_addresses holds the kubernetes Service's cluster IP with port 443
+    api_addresses contains the kubernetes Service's cluster IP with port 443
     and its endpoints with their port. Plugins differ on whether a policy
     sees the Service address or the endpoint after translation, so both
     are listed. Nothing else opens: the learner's kubectl needs only the

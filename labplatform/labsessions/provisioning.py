@@ -132,7 +132,7 @@ def assign_environment(
     )
 
 
-# A ConfigMap holds at most 1 MiB; this leaves room for its metadata.
+# A ConfigMap is limited to 1 MiB, so this leaves room for its metadata.
 MAX_WORKBENCH_FILES_BYTES = 900 * 1024
 
 

@@ -1,7 +1,7 @@
 """A stand-in for the API server's pod exec endpoint, for the exec backend's tests.
 
-No kubelet runs here, so nothing behind the real API server can answer an
-exec. This server speaks the same wire protocol instead: a TLS websocket
+No kubelet runs here, so no exec through the real API server can reach
+a shell. This server speaks the same wire protocol instead: a TLS websocket
 on 127.0.0.1 at /api/v1/namespaces/NS/pods/POD/exec, bearer-token
 authentication, subprotocol negotiation between v5.channel.k8s.io and
 v4.channel.k8s.io the way Kubernetes' wsstream package does it (the first
