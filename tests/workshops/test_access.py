@@ -83,7 +83,9 @@ def test_instructor_of_a_gets_404_on_workshop_b(two_workshops, client_for):
     assert session.expires_at == before
 
 
-def test_instructor_of_b_opens_every_page(two_workshops, client_for, tmp_path, settings):
+def test_instructor_of_b_opens_every_page(
+    two_workshops, client_for, tmp_path, settings
+):
     settings.RECORDINGS_DIR = tmp_path
     recording = two_workshops["recording_b"]
     (tmp_path / recording.file_name).parent.mkdir(parents=True)

@@ -110,9 +110,11 @@ def test_import_creates_accounts_and_shows_passwords_once(
     assert amy.first_name == "Amy" and amy.has_usable_password()
     shown = response.context["result"].created
     assert dict(shown)["amy"] and amy.check_password(dict(shown)["amy"])
-    assert set(
-        workshop.memberships.values_list("learner__username", flat=True)
-    ) == {"amy", "existing", "bo"}
+    assert set(workshop.memberships.values_list("learner__username", flat=True)) == {
+        "amy",
+        "existing",
+        "bo",
+    }
 
 
 def test_import_reports_every_bad_row_by_line_and_imports_nothing(
@@ -177,5 +179,7 @@ def test_import_respects_capacity(instructor, make_workshop, client_for):
         "username,email\na,a@example.org\nb,b@example.org\n",
     )
 
-    assert "1 seats and 0 taken; this file adds 2" in response.context["result"].errors[0]
+    assert (
+        "1 seats and 0 taken; this file adds 2" in response.context["result"].errors[0]
+    )
     assert get_user_model().objects.filter(username__in=["a", "b"]).count() == 0

@@ -63,7 +63,9 @@ def test_cells_summary_and_filters(world):
     checks = all_checks(workshop)
     add_run(workshop, world["done"], {c: "fail" for c in checks})
     add_run(workshop, world["done"], {c: "pass" for c in checks})
-    add_run(workshop, world["stuck"], {**{c: "pass" for c in checks}, checks[0]: "fail"})
+    add_run(
+        workshop, world["stuck"], {**{c: "pass" for c in checks}, checks[0]: "fail"}
+    )
     # A passing run outside the workshop is not the instructor's business.
     add_run(workshop, world["stuck"], {c: "pass" for c in checks}, elsewhere=True)
 
@@ -90,7 +92,9 @@ def test_cells_summary_and_filters(world):
 def test_matrix_page_shows_cells_and_summary(world, client_for):
     workshop = world["workshop"]
     checks = all_checks(workshop)
-    add_run(workshop, world["stuck"], {**{c: "pass" for c in checks}, checks[0]: "fail"})
+    add_run(
+        workshop, world["stuck"], {**{c: "pass" for c in checks}, checks[0]: "fail"}
+    )
 
     page = client_for(world["teacher"]).get("/instruct/friday/?state=stuck")
 
@@ -107,7 +111,9 @@ def test_csv_export_has_a_row_per_learner_and_lab(world, client_for):
     workshop = world["workshop"]
     checks = all_checks(workshop)
     add_run(workshop, world["done"], {c: "pass" for c in checks})
-    add_run(workshop, world["stuck"], {**{c: "pass" for c in checks}, checks[1]: "fail"})
+    add_run(
+        workshop, world["stuck"], {**{c: "pass" for c in checks}, checks[1]: "fail"}
+    )
 
     response = client_for(world["teacher"]).get("/instruct/friday/export.csv")
 
@@ -119,9 +125,10 @@ def test_csv_export_has_a_row_per_learner_and_lab(world, client_for):
     assert by_name["dana"]["completed"] == "yes"
     assert by_name["dana"]["checks_passed"] == str(len(checks))
     assert by_name["sam"]["state"] == "failing"
-    assert by_name["sam"]["failing_checks"] == dict(
-        (i, t) for i, t in build_rows(workshop)[0][0].checks
-    )[checks[1]]
+    assert (
+        by_name["sam"]["failing_checks"]
+        == dict((i, t) for i, t in build_rows(workshop)[0][0].checks)[checks[1]]
+    )
     # A name a spreadsheet would run as a formula is quoted.
     assert "'-ivy" in by_name
     assert by_name["'-ivy"]["state"] == "not_started"
@@ -130,7 +137,9 @@ def test_csv_export_has_a_row_per_learner_and_lab(world, client_for):
 def test_json_export_lists_every_check(world, client_for):
     workshop = world["workshop"]
     checks = all_checks(workshop)
-    add_run(workshop, world["stuck"], {**{c: "pass" for c in checks}, checks[0]: "fail"})
+    add_run(
+        workshop, world["stuck"], {**{c: "pass" for c in checks}, checks[0]: "fail"}
+    )
 
     response = client_for(world["teacher"]).get("/instruct/friday/export.json")
 
