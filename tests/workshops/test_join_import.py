@@ -183,3 +183,19 @@ def test_import_respects_capacity(instructor, make_workshop, client_for):
         "1 seats and 0 taken; this file adds 2" in response.context["result"].errors[0]
     )
     assert get_user_model().objects.filter(username__in=["a", "b"]).count() == 0
+
+
+def test_instructors_command_grants_and_revokes(make_user, client_for):
+    from django.core.management import CommandError, call_command
+
+    user = make_user("nia")
+    client = client_for(user)
+    assert client.get("/instruct/new/").status_code == 403
+
+    call_command("instructors", "add", "nia")
+    assert client.get("/instruct/new/").status_code == 200
+
+    call_command("instructors", "remove", "nia")
+    assert client.get("/instruct/new/").status_code == 403
+    with pytest.raises(CommandError, match="No account named ghost"):
+        call_command("instructors", "add", "ghost")
