@@ -31,20 +31,43 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="Tiny sample counts, to check that the scripts still run.",
     )
-    parser.add_argument("--lab", default="pod-security-standards", help="Lab to start.")
-    parser.add_argument("--start-runs", type=int, default=20, help="Single starts.")
-    parser.add_argument("--burst", type=int, default=50, help="Learners in the burst.")
-    parser.add_argument("--echo-samples", type=int, default=300, help="Echo samples.")
+    parser.add_argument(
+        "--lab",
+        default="pod-security-standards",
+        help="Lab the start, terminal, capacity and pages benchmarks use.",
+    )
+    parser.add_argument(
+        "--start-runs",
+        type=int,
+        default=20,
+        help="Learners who start the lab one after another.",
+    )
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=50,
+        help="Learners who click Start lab at the same moment.",
+    )
+    parser.add_argument(
+        "--echo-samples",
+        type=int,
+        default=300,
+        help="Keystrokes timed per server and case.",
+    )
     parser.add_argument(
         "--cat-mb", type=int, default=100, help="Size of the file cat prints, in MB."
     )
-    parser.add_argument("--cat-runs", type=int, default=3, help="Throughput runs.")
+    parser.add_argument(
+        "--cat-runs", type=int, default=3, help="Times the file is printed per server."
+    )
     parser.add_argument(
         "--peers",
         default="terminado,wetty",
         help="Comma-separated peer terminal servers (terminado, wetty).",
     )
-    parser.add_argument("--grading-runs", type=int, default=50, help="Runs per lab.")
+    parser.add_argument(
+        "--grading-runs", type=int, default=50, help="Grading runs per lab and way."
+    )
     parser.add_argument(
         "--terminal-steps",
         default="25,50,100,150,200,250",
@@ -56,7 +79,10 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         default=10,
         help="Seconds every open terminal types at each capacity step.",
     )
-    parser.add_argument("--page-requests", type=int, default=200, help="Per page.")
+    parser.add_argument(
+        "--page-requests", type=int, default=200, help="Timed requests per page."
+    )
+
     arguments = parser.parse_args(argv)
     if arguments.quick:
         arguments.start_runs, arguments.burst = 2, 3
@@ -89,7 +115,8 @@ def machine_line() -> str:
         pass
     return (
         f"Machine: {os.cpu_count()} CPUs{model}{memory}; {platform.platform()}; "
-        f"Python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M %Z')}"
+        f"Python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M %Z')}; "
+        "load average %.1f (other work shares these CPUs)" % os.getloadavg()[0]
     )
 
 
