@@ -104,8 +104,16 @@ def parse_database_url(url: str, *, base_dir: Path) -> dict:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(name),
             # Web, worker and terminal threads share the file; wait for
-            # locks instead of failing at once.
-            "OPTIONS": {"timeout": 20},
+            # locks instead of failing at once. IMMEDIATE takes the write
+            # lock when a transaction begins: a transaction that read first
+            # and then wrote could otherwise fail with "database is locked"
+            # at once, since SQLite cannot wait to upgrade a read lock. WAL
+            # lets readers go on while one writer works.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL;",
+            },
             # A file, not the in-memory default, so that threads in the
             # tests (Celery worker, websocket consumers) see one database.
             # The process id keeps two test runs in one checkout apart.

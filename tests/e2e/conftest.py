@@ -172,6 +172,7 @@ def platform_server(
         "LABPLATFORM_AUDIT_LOG_PATH": str(control_plane.audit_log_path),
         "LABPLATFORM_KUBECTL": str(control_plane.kubectl_path),
         "LABPLATFORM_TERMINAL_WORKSPACE_DIR": str(settings.TERMINAL_WORKSPACE_DIR),
+        "LABPLATFORM_RECORDINGS_DIR": str(tmp_path_factory.mktemp("recordings")),
         "LABPLATFORM_DEBUG": "false",
     }
     server = PlatformServer(
