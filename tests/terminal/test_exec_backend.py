@@ -232,7 +232,9 @@ async def test_close_sends_v5_close_signal(server):
     shell = shell_for(server, screen)
     await shell.start(cols=80, rows=24)
     shell.write(b"true\r")
-    await wait_until(lambda: b"true\r" in server.records[0].stdin)
+    # The server records the connection in its own thread, a moment after
+    # the handshake.
+    await wait_until(lambda: server.records and b"true\r" in server.records[0].stdin)
 
     await shell.close()
     await asyncio.to_thread(server.records[0].ended.wait, 10)
