@@ -33,6 +33,12 @@ INSTALLED_APPS = [
     "labplatform.terminal",
     "labplatform.ops",
     "labplatform.workshops",
+    # Single sign-on through OpenID Connect; off unless LABPLATFORM_OIDC_*
+    # is set (see SOCIALACCOUNT_PROVIDERS below).
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
 ]
 
 MIDDLEWARE = [
@@ -43,6 +49,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -83,6 +90,40 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "course-index"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+
+# OpenID Connect single sign-on (django-allauth). Set the issuer URL,
+# client id and secret to show "Sign in with <name>" on the login page.
+# Accounts are created on first sign-in from the provider's claims.
+OIDC_SERVER_URL = env.get_str("OIDC_SERVER_URL", "")
+OIDC_PROVIDER_NAME = env.get_str("OIDC_PROVIDER_NAME", "single sign-on")
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        "APPS": [
+            {
+                "provider_id": "sso",
+                "name": OIDC_PROVIDER_NAME,
+                "client_id": env.get_str("OIDC_CLIENT_ID", ""),
+                "secret": env.get_str("OIDC_CLIENT_SECRET", ""),
+                "settings": {
+                    "server_url": OIDC_SERVER_URL,
+                    "scope": ["openid", "profile", "email"],
+                },
+            }
+        ]
+        if OIDC_SERVER_URL
+        else [],
+    }
+}
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_LOGIN_ON_GET = False
+# The provider vouches for the address; the platform sends no email.
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_STORE_TOKENS = False
 LOGOUT_REDIRECT_URL = "course-index"
 
 LANGUAGE_CODE = "en-us"

@@ -1,10 +1,9 @@
 """URL routes."""
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from labplatform.accounts.views import LogoutView, signup
+from labplatform.accounts.views import LoginView, LogoutView, signup
 from labplatform.content import views as content
 from labplatform.labsessions import views as sessions
 from labplatform.ops import views as ops
@@ -50,10 +49,13 @@ urlpatterns = [
     ),
     path("grading/<uuid:run_id>/", sessions.grading_run, name="grading-run"),
     path("accounts/signup/", signup, name="signup"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("labplatform.workshops.urls")),
+    # django-allauth, for OpenID Connect sign-in only; the platform's own
+    # sign-up and login pages stay the ones above.
+    path("sso/", include("allauth.urls")),
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
 ]

@@ -14,6 +14,18 @@ from labplatform.labsessions.services import sessions_close_terminals
 logger = logging.getLogger(__name__)
 
 
+class LoginView(auth_views.LoginView):
+    """The password login, with a single sign-on button when one is set up."""
+
+    def get_context_data(self, **kwargs):
+        from django.conf import settings
+
+        context = super().get_context_data(**kwargs)
+        if settings.SOCIALACCOUNT_PROVIDERS["openid_connect"]["APPS"]:
+            context["sso_name"] = settings.OIDC_PROVIDER_NAME
+        return context
+
+
 class LogoutView(auth_views.LogoutView):
     """Log out and close the learner's open terminals with the session."""
 
