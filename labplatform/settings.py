@@ -231,6 +231,9 @@ RECORDING_MAX_BYTES_PER_SESSION = env.get_int(
 )
 # Minutes an instructor's "extend" adds to a learner's session.
 SESSION_EXTEND_MINUTES = env.get_int("SESSION_EXTEND_MINUTES", 30)
+# A dedicated cluster's recycle command is stopped after this long, and
+# the cluster marked broken.
+CLUSTER_RECYCLE_TIMEOUT_SECONDS = env.get_int("CLUSTER_RECYCLE_TIMEOUT_SECONDS", 900)
 # How long before a workshop starts its warm pool begins to fill.
 WARM_POOL_LEAD_MINUTES = env.get_int("WARM_POOL_LEAD_MINUTES", 30)
 

@@ -151,16 +151,26 @@ class PoolCluster(models.Model):
     """A disposable cluster the host registered for labs with dedicated placement.
 
     One session leases one cluster; ending the session deletes its
-    namespace there and returns the cluster to the pool.
+    namespace there, runs the host's recycle command if there is one, and
+    returns the cluster to the pool.
     """
 
     class State(models.TextChoices):
         FREE = "free", "Free"
         LEASED = "leased", "Leased"
+        RECYCLING = "recycling", "Recycling"
+        # The recycle command failed; a host must look before reuse.
+        BROKEN = "broken", "Broken"
 
     name = models.SlugField(max_length=63, unique=True)
     kubeconfig_path = models.CharField(max_length=1024)
-    state = models.CharField(max_length=8, choices=State.choices, default=State.FREE)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.FREE)
+    # A host command run after each lease to rebuild the cluster (a VM
+    # snapshot restore, a kind delete and create...), with the cluster's
+    # name and kubeconfig in its environment. Empty: only the session's
+    # namespace is deleted.
+    recycle_command = models.CharField(max_length=1024, blank=True)
+    last_error = models.TextField(blank=True)
     session = models.OneToOneField(
         LabSession,
         null=True,

@@ -5,6 +5,8 @@ cluster in step and log each change in the domain's words.
 """
 
 import logging
+import os
+import shlex
 import subprocess
 import time
 from datetime import timedelta
@@ -72,11 +74,90 @@ def _lease_cluster(session: LabSession) -> PoolCluster:
 
 
 def _release_cluster(session: LabSession) -> None:
-    released = PoolCluster.objects.filter(session=session).update(
+    """Return the session's dedicated cluster, through its recycle step if any."""
+    from .tasks import recycle_cluster
+
+    cluster = PoolCluster.objects.filter(session=session).first()
+    if cluster is None:
+        return
+    if cluster.recycle_command:
+        PoolCluster.objects.filter(pk=cluster.pk).update(
+            state=PoolCluster.State.RECYCLING, session=None, leased_at=None
+        )
+        transaction.on_commit(lambda: recycle_cluster.delay(cluster.pk))
+        logger.info(
+            "Dedicated cluster %s of session %s is being recycled",
+            cluster.name,
+            session.id,
+        )
+        return
+    PoolCluster.objects.filter(pk=cluster.pk).update(
         state=PoolCluster.State.FREE, session=None, leased_at=None
     )
-    if released:
-        logger.info("Dedicated cluster of session %s returned to the pool", session.id)
+    logger.info(
+        "Dedicated cluster %s of session %s returned to the pool",
+        cluster.name,
+        session.id,
+    )
+
+
+def cluster_recycle(*, cluster_id) -> PoolCluster | None:
+    """Run the host's recycle command; free the cluster, or mark it broken."""
+    cluster = PoolCluster.objects.filter(
+        pk=cluster_id, state=PoolCluster.State.RECYCLING
+    ).first()
+    if cluster is None:
+        return None
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/"),
+        "LABPLATFORM_CLUSTER_NAME": cluster.name,
+        "LABPLATFORM_CLUSTER_KUBECONFIG": cluster.kubeconfig_path,
+    }
+    started = time.monotonic()
+    try:
+        result = subprocess.run(
+            shlex.split(cluster.recycle_command),
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=settings.CLUSTER_RECYCLE_TIMEOUT_SECONDS,
+        )
+        problem = (
+            ""
+            if result.returncode == 0
+            else f"exit status {result.returncode}: "
+            f"{(result.stderr or result.stdout).strip()[-2000:]}"
+        )
+    except subprocess.TimeoutExpired:
+        problem = (
+            f"no result after {settings.CLUSTER_RECYCLE_TIMEOUT_SECONDS} s; "
+            "the command was stopped"
+        )
+    except OSError as error:
+        problem = f"could not run the command: {error}"
+    if problem:
+        PoolCluster.objects.filter(pk=cluster.pk).update(
+            state=PoolCluster.State.BROKEN, last_error=problem
+        )
+        logger.error(
+            "Recycling dedicated cluster %s failed (%s); it stays out of the pool "
+            "until a host runs: manage.py clusterpool free %s",
+            cluster.name,
+            problem,
+            cluster.name,
+        )
+    else:
+        PoolCluster.objects.filter(pk=cluster.pk).update(
+            state=PoolCluster.State.FREE, last_error=""
+        )
+        logger.info(
+            "Dedicated cluster %s recycled in %.1f s and back in the pool",
+            cluster.name,
+            time.monotonic() - started,
+        )
+    cluster.refresh_from_db()
+    return cluster
 
 
 def check_placement(lab) -> None:
@@ -406,9 +487,6 @@ def session_end(*, session_id, reason: str = "ended by the learner") -> None:
         return
     with kube.using_cluster(session_kubeconfig(session)):
         provisioning.delete_environment(namespace=session.namespace)
-    # NOTE: returning the cluster only deletes the session's namespace. A
-    # host that needs a full rebuild between learners must do it outside
-    # the platform for now.
     _release_cluster(session)
     LabSession.objects.filter(pk=session.pk).update(
         status=LabSession.Status.ENDED, ended_at=timezone.now()

@@ -71,6 +71,11 @@ def end_session(session_id: str) -> None:
     services.session_end(session_id=session_id)
 
 
+@shared_task(time_limit=3600)
+def recycle_cluster(cluster_id: int) -> None:
+    services.cluster_recycle(cluster_id=cluster_id)
+
+
 @shared_task(time_limit=300)
 def reap_expired_sessions() -> None:
     ended = services.sessions_reap_expired()

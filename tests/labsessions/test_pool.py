@@ -98,3 +98,69 @@ async def test_terminal_reaches_leased_cluster(
     await client.close()
 
     assert "pod/escape" in pods
+
+
+@pytest.fixture
+def recycle_script(tmp_path):
+    """A host recycle command that records what it was given."""
+    log = tmp_path / "recycled.log"
+    script = tmp_path / "recycle.sh"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$LABPLATFORM_CLUSTER_NAME $LABPLATFORM_CLUSTER_KUBECONFIG" >> {log}\n'
+        'test -z "$FAIL" || { echo "snapshot restore failed" >&2; exit 3; }\n'
+    )
+    script.chmod(0o755)
+    return script, log
+
+
+def test_ending_a_session_recycles_its_cluster(
+    pool, recycle_script, celery_worker_thread, make_learner
+):
+    script, log = recycle_script
+    PoolCluster.objects.filter(pk=pool.pk).update(recycle_command=str(script))
+    session, _ = services.session_start(
+        learner=make_learner("leaser"), lab_slug="container-escape"
+    )
+    wait_until_ready(session)
+
+    services.session_end(session_id=session.pk)
+
+    from ..helpers import wait_for
+
+    wait_for(
+        lambda: PoolCluster.objects.get(pk=pool.pk).state == PoolCluster.State.FREE,
+        timeout=30,
+        message="the cluster to be recycled",
+    )
+    assert log.read_text().split() == ["dedicated-1", pool.kubeconfig_path]
+    # Recycled, the cluster is leased again.
+    second, _ = services.session_start(
+        learner=make_learner("next"), lab_slug="container-escape"
+    )
+    assert PoolCluster.objects.get(pk=pool.pk).session_id == second.pk
+
+
+def test_a_failed_recycle_keeps_the_cluster_out_of_the_pool(
+    pool, recycle_script, make_learner, capsys
+):
+    from django.core.management import call_command
+
+    script, _ = recycle_script
+    PoolCluster.objects.filter(pk=pool.pk).update(
+        recycle_command=f"env FAIL=1 {script}", state=PoolCluster.State.RECYCLING
+    )
+
+    services.cluster_recycle(cluster_id=pool.pk)
+
+    pool.refresh_from_db()
+    assert pool.state == PoolCluster.State.BROKEN
+    assert "exit status 3: snapshot restore failed" in pool.last_error
+    with pytest.raises(services.NoClusterFree):
+        services.session_start(
+            learner=make_learner("unlucky"), lab_slug="container-escape"
+        )
+    call_command("clusterpool", "list")
+    assert "broken" in capsys.readouterr().out
+    call_command("clusterpool", "free", "dedicated-1")
+    assert PoolCluster.objects.get(pk=pool.pk).state == PoolCluster.State.FREE

@@ -24,6 +24,16 @@ class Command(BaseCommand):
         add = commands.add_parser("add", help="Register a cluster by its kubeconfig.")
         add.add_argument("name")
         add.add_argument("kubeconfig", type=Path)
+        add.add_argument(
+            "--recycle-command",
+            default="",
+            help="Command run after each session to rebuild the cluster; it gets "
+            "LABPLATFORM_CLUSTER_NAME and LABPLATFORM_CLUSTER_KUBECONFIG.",
+        )
+        free = commands.add_parser(
+            "free", help="Return a broken cluster to the pool after fixing it."
+        )
+        free.add_argument("name")
         remove = commands.add_parser("remove", help="Unregister a free cluster.")
         remove.add_argument("name")
         commands.add_parser("list", help="Show the pool.")
@@ -35,13 +45,25 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         getattr(self, f"handle_{action.replace('-', '_')}")(**options)
 
-    def handle_add(self, *, name, kubeconfig, **options):
+    def handle_add(self, *, name, kubeconfig, recycle_command, **options):
         if not kubeconfig.is_file():
             raise CommandError(f"kubeconfig {kubeconfig} not found.")
         cluster, created = PoolCluster.objects.update_or_create(
-            name=name, defaults={"kubeconfig_path": str(kubeconfig.resolve())}
+            name=name,
+            defaults={
+                "kubeconfig_path": str(kubeconfig.resolve()),
+                "recycle_command": recycle_command,
+            },
         )
         self.stdout.write(f"{'Added' if created else 'Updated'} {cluster.name}.")
+
+    def handle_free(self, *, name, **options):
+        updated = PoolCluster.objects.filter(
+            name=name, state=PoolCluster.State.BROKEN
+        ).update(state=PoolCluster.State.FREE, last_error="")
+        if not updated:
+            raise CommandError(f"No broken cluster {name!r} in the pool.")
+        self.stdout.write(f"{name} is back in the pool.")
 
     def handle_remove(self, *, name, **options):
         cluster = PoolCluster.objects.filter(name=name).first()
@@ -58,8 +80,10 @@ class Command(BaseCommand):
     def handle_list(self, **options):
         for cluster in PoolCluster.objects.order_by("name"):
             lease = f" to session {cluster.session_id}" if cluster.session_id else ""
+            error = f"\t{cluster.last_error}" if cluster.last_error else ""
             self.stdout.write(
-                f"{cluster.name}\t{cluster.state}{lease}\t{cluster.kubeconfig_path}"
+                f"{cluster.name}\t{cluster.state}{lease}\t"
+                f"{cluster.kubeconfig_path}{error}"
             )
 
     def handle_start_local(self, *, count, **options):
