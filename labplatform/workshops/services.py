@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from labplatform.labsessions import services as lab_services
 from labplatform.labsessions.models import LabSession
+from labplatform.ratelimit import Limit
 
 from . import live
 from .models import Broadcast, Membership, Workshop, normalize_join_code
@@ -26,9 +28,20 @@ logger = logging.getLogger(__name__)
 MAX_IMPORT_BYTES = 1024 * 1024
 MAX_IMPORT_ROWS = 2000
 
+# Wrong join codes allowed per learner account and per client address in
+# 15 minutes. Codes have 31^8 (about 8.5e11) values, so at these rates a
+# guess takes longer than any workshop lasts. The per-address limit is
+# high because a whole room may share one address behind a proxy.
+JOIN_FAILURES_PER_LEARNER = Limit("join-code-learner", attempts=10, window_seconds=900)
+JOIN_FAILURES_PER_ADDRESS = Limit("join-code-address", attempts=100, window_seconds=900)
+
 
 class JoinRefused(Exception):
     """The join code is unknown, the workshop is over, or it is full."""
+
+
+class JoinThrottled(JoinRefused):
+    """Too many wrong join codes from this learner or address."""
 
 
 def workshop_by_code(code: str) -> Workshop | None:
@@ -38,9 +51,44 @@ def workshop_by_code(code: str) -> Workshop | None:
     return Workshop.objects.filter(join_code=normalized).first()
 
 
-def workshop_join(*, learner, code: str) -> tuple[Workshop, bool]:
-    """Add the learner to the workshop with this code; return (workshop, joined)."""
+def workshop_by_code_limited(
+    *, learner, client_address: str, code: str
+) -> Workshop | None:
+    """Look up a join code typed by a learner, counting wrong codes.
+
+    Raise JoinThrottled, without looking the code up, once the learner or
+    the address has typed too many wrong codes. A lookup at that point
+    would still tell a guesser which codes exist.
+    """
+    checks = [(JOIN_FAILURES_PER_LEARNER, f"user-{learner.pk}")]
+    if client_address:
+        checks.append((JOIN_FAILURES_PER_ADDRESS, f"address-{client_address}"))
+    wait = max(limit.retry_after(ident) for limit, ident in checks)
+    if wait:
+        logger.warning(
+            "Join code lookup by learner %s from %s rejected: too many wrong codes",
+            learner.get_username(),
+            client_address or "an unknown address",
+        )
+        raise JoinThrottled(
+            "Too many wrong join codes. Wait "
+            f"{(wait + 59) // 60} minutes, then type the code again, or ask "
+            "your instructor for the join link."
+        )
     workshop = workshop_by_code(code)
+    if workshop is None and normalize_join_code(code):
+        for limit, ident in checks:
+            limit.record(ident)
+    return workshop
+
+
+def workshop_join(
+    *, learner, code: str, client_address: str = ""
+) -> tuple[Workshop, bool]:
+    """Add the learner to the workshop with this code; return (workshop, joined)."""
+    workshop = workshop_by_code_limited(
+        learner=learner, client_address=client_address, code=code
+    )
     if workshop is None:
         raise JoinRefused(
             "No workshop has this code. Check it with your instructor; codes "
@@ -98,6 +146,9 @@ class ImportResult:
     # (username, initial password or "" for an existing account)
     created: list[tuple[str, str]] = field(default_factory=list)
     added_existing: list[str] = field(default_factory=list)
+    # Existing accounts the instructor does not teach yet: they join with
+    # the code themselves.
+    not_added: list[str] = field(default_factory=list)
 
 
 def _read_import_rows(
@@ -157,6 +208,31 @@ def _line_number(error: str) -> int:
     return int(number) if number.isdigit() else 0
 
 
+def _drop_untaught_accounts(plan, *, by, result: ImportResult) -> list:
+    """Keep existing accounts only if the instructor already teaches them.
+
+    A username and an email address are no proof of consent: anyone who
+    knows both could otherwise enroll another workshop's learner, then
+    watch their terminal and message their pages. Accounts the instructor
+    has taught before (or any, for a superuser) are added; the others are
+    listed so the instructor can send them the join code.
+    """
+    if by.is_superuser:
+        return plan
+    taught = set(
+        Membership.objects.filter(workshop__instructors=by).values_list(
+            "learner_id", flat=True
+        )
+    )
+    kept = []
+    for values, user in plan:
+        if user is None or user.pk in taught:
+            kept.append((values, user))
+        else:
+            result.not_added.append(user.get_username())
+    return kept
+
+
 def learners_import_csv(*, workshop: Workshop, data: bytes, by) -> ImportResult:
     """Create accounts from a CSV and add them to the workshop, all or nothing.
 
@@ -209,6 +285,7 @@ def learners_import_csv(*, workshop: Workshop, data: bytes, by) -> ImportResult:
         else:
             plan.append((values, existing))
     result.errors.sort(key=_line_number)
+    plan = _drop_untaught_accounts(plan, by=by, result=result)
     members = set(workshop.memberships.values_list("learner_id", flat=True))
     joining = sum(1 for _, user in plan if user is None or user.pk not in members)
     if not result.errors and len(members) + joining > workshop.capacity:
@@ -218,19 +295,31 @@ def learners_import_csv(*, workshop: Workshop, data: bytes, by) -> ImportResult:
         )
     if result.errors:
         return result
+    # Hashing takes about 0.3 s per password (Django 5.2's PBKDF2 on a
+    # 2-core machine), so it happens before the transaction. On SQLite an
+    # open write transaction blocks every other write on the site, such as
+    # learners starting labs.
+    passwords = {
+        values["username"]: secrets.token_urlsafe(9)
+        for values, user in plan
+        if user is None
+    }
+    hashes = {name: make_password(password) for name, password in passwords.items()}
     try:
         with transaction.atomic():
             for values, user in plan:
                 if user is None:
-                    password = secrets.token_urlsafe(9)
                     user = user_model.objects.create_user(
                         username=values["username"],
                         email=values["email"],
-                        password=password,
                         first_name=values.get("first_name", "")[:150],
                         last_name=values.get("last_name", "")[:150],
                     )
-                    result.created.append((user.username, password))
+                    user.password = hashes[values["username"]]
+                    user.save(update_fields=["password"])
+                    result.created.append(
+                        (user.username, passwords[values["username"]])
+                    )
                 else:
                     result.added_existing.append(user.username)
                 Membership.objects.get_or_create(
@@ -244,11 +333,13 @@ def learners_import_csv(*, workshop: Workshop, data: bytes, by) -> ImportResult:
             errors=[f"The import was undone because an account changed: {error}"]
         )
     logger.info(
-        "Instructor %s imported %d new and %d existing learners into workshop %s",
+        "Instructor %s imported %d new and %d existing learners into workshop %s "
+        "(%d existing accounts left to join with the code)",
         by.get_username(),
         len(result.created),
         len(result.added_existing),
         workshop.slug,
+        len(result.not_added),
     )
     live.push_matrix(workshop)
     return result

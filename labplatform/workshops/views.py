@@ -34,21 +34,41 @@ logger = logging.getLogger(__name__)
 @require_http_methods(["GET", "POST"])
 def join(request, code: str = ""):
     form = JoinForm(request.POST or None, initial={"code": code})
+    client_address = request.META.get("REMOTE_ADDR", "")
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             workshop, joined = services.workshop_join(
-                learner=request.user, code=form.cleaned_data["code"]
+                learner=request.user,
+                code=form.cleaned_data["code"],
+                client_address=client_address,
             )
         except services.JoinRefused as refused:
             form.add_error("code", str(refused))
+            if isinstance(refused, services.JoinThrottled):
+                status = 429
         else:
             if joined:
                 messages.success(request, f"You joined {workshop.title}.")
             else:
                 messages.info(request, f"You are already in {workshop.title}.")
             return redirect("progress")
-    workshop = services.workshop_by_code(code) if code else None
-    return render(request, "workshops/join.html", {"form": form, "workshop": workshop})
+    workshop, refusal = None, ""
+    if code and request.method == "GET":
+        # The link's code counts like a typed one: the page names the
+        # workshop, which would otherwise confirm guessed codes.
+        try:
+            workshop = services.workshop_by_code_limited(
+                learner=request.user, client_address=client_address, code=code
+            )
+        except services.JoinThrottled as refused:
+            refusal, status = str(refused), 429
+    return render(
+        request,
+        "workshops/join.html",
+        {"form": form, "workshop": workshop, "refusal": refusal},
+        status=status,
+    )
 
 
 @login_required

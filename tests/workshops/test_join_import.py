@@ -92,7 +92,9 @@ def test_import_creates_accounts_and_shows_passwords_once(
     instructor, make_user, make_workshop, client_for
 ):
     workshop = make_workshop("kube-101", instructors=[instructor])
-    make_user("existing", email="existing@example.org")
+    existing = make_user("existing", email="existing@example.org")
+    # An account the instructor taught before is added as it is.
+    make_workshop("kube-100", instructors=[instructor], members=[existing])
     csv_text = (
         "\ufeffusername,email,first_name,last_name\r\n"
         "amy,amy@example.org,Amy,Ng\r\n"

@@ -1,0 +1,203 @@
+"""Workshop features attacked by a hostile learner or another workshop's
+instructor: join code guessing, enrolling other people's learners, account
+pages under /sso/, recordings filling the disk, and rights that end while
+a socket is open."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from labplatform.ratelimit import Limit
+from labplatform.workshops import services
+from labplatform.workshops.models import Membership
+
+pytestmark = pytest.mark.django_db
+
+WRONG_CODE = "ZZZZ2222"
+
+
+def _post_code(client, code: str):
+    return client.post("/join/", {"code": code})
+
+
+# Join codes
+
+
+def test_wrong_codes_lock_the_learner_out(make_user, make_workshop, client_for):
+    workshop = make_workshop("kube-101")
+    guesser = make_user("guesser")
+    client = client_for(guesser)
+
+    for _ in range(services.JOIN_FAILURES_PER_LEARNER.attempts):
+        answer = _post_code(client, WRONG_CODE)
+        assert answer.status_code == 200
+        assert b"No workshop has this code" in answer.content
+
+    # Even the right code is not looked up now, or it would confirm a guess.
+    answer = _post_code(client, workshop.join_code)
+    assert answer.status_code == 429
+    assert b"Too many wrong join codes" in answer.content
+    assert not Membership.objects.filter(learner=guesser).exists()
+
+
+def test_lockout_spares_other_learners(make_user, make_workshop, client_for):
+    workshop = make_workshop("kube-101")
+    client = client_for(make_user("guesser"))
+    for _ in range(services.JOIN_FAILURES_PER_LEARNER.attempts):
+        _post_code(client, WRONG_CODE)
+
+    honest = make_user("honest")
+    answer = _post_code(client_for(honest), workshop.join_code)
+
+    assert answer.status_code == 302
+    assert Membership.objects.filter(learner=honest, workshop=workshop).exists()
+
+
+def test_join_link_lookups_are_counted(make_user, make_workshop, client_for):
+    workshop = make_workshop("secret-class", title="Secret class")
+    client = client_for(make_user("prober"))
+
+    for number in range(services.JOIN_FAILURES_PER_LEARNER.attempts):
+        assert client.get(f"/join/ZZZZ{number:04d}/").status_code == 200
+
+    answer = client.get(f"/join/{workshop.join_code}/")
+    assert answer.status_code == 429
+    assert b"Secret class" not in answer.content
+
+
+def test_many_accounts_share_the_address_limit(
+    make_user, make_workshop, client_for, monkeypatch
+):
+    workshop = make_workshop("kube-101")
+    monkeypatch.setattr(
+        services,
+        "JOIN_FAILURES_PER_ADDRESS",
+        Limit("join-code-address", attempts=4, window_seconds=60),
+    )
+    for number in range(2):
+        client = client_for(make_user(f"sock-{number}"))
+        _post_code(client, WRONG_CODE)
+        _post_code(client, WRONG_CODE)
+
+    fresh = make_user("sock-fresh")
+    answer = _post_code(client_for(fresh), workshop.join_code)
+
+    assert answer.status_code == 429
+    assert not Membership.objects.filter(learner=fresh).exists()
+
+
+def test_blank_and_right_codes_are_not_counted(make_user, make_workshop, client_for):
+    workshop = make_workshop("kube-101")
+    learner = make_user("typo")
+    client = client_for(learner)
+
+    for _ in range(services.JOIN_FAILURES_PER_LEARNER.attempts + 2):
+        client.get(f"/join/{workshop.join_code}/")
+        _post_code(client, " - ")
+
+    assert _post_code(client, workshop.join_code).status_code == 302
+    assert Membership.objects.filter(learner=learner).exists()
+
+
+def test_ended_workshop_refuses_a_join(make_user, make_workshop, client_for):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    workshop = make_workshop(
+        "last-week", starts_at=now - timedelta(days=8), ends_at=now - timedelta(days=7)
+    )
+    learner = make_user("late")
+
+    answer = _post_code(client_for(learner), workshop.join_code)
+
+    assert b"has ended" in answer.content
+    assert not Membership.objects.filter(learner=learner).exists()
+
+
+# CSV import
+
+
+def _upload(client, workshop, text: str):
+    return client.post(
+        f"/instruct/{workshop.slug}/import/",
+        {"file": SimpleUploadedFile("l.csv", text.encode(), content_type="text/csv")},
+    )
+
+
+def test_import_cannot_take_another_workshops_learner(
+    make_user, make_workshop, client_for
+):
+    alice = make_user("alice", instructor=True)
+    mallory = make_user("mallory", instructor=True)
+    ann = make_user("ann", email="ann@example.org")
+    make_workshop("alice-class", instructors=[alice], members=[ann])
+    mine = make_workshop("mallory-class", instructors=[mallory])
+
+    answer = _upload(
+        client_for(mallory),
+        mine,
+        "username,email\nann,ann@example.org\nnew,new@example.org\n",
+    )
+
+    result = answer.context["result"]
+    assert result.errors == []
+    assert result.not_added == ["ann"]
+    assert b"Send them the join code" in answer.content
+    assert not Membership.objects.filter(workshop=mine, learner=ann).exists()
+    assert Membership.objects.filter(workshop=mine, learner__username="new").exists()
+    # Ann's next lab would otherwise count in Mallory's workshop.
+    assert services.workshop_for_lab(learner=ann, lab_slug="pod-security-standards")
+
+
+def test_import_counts_no_seat_for_accounts_left_out(
+    make_user, make_workshop, client_for
+):
+    teacher = make_user("teacher", instructor=True)
+    make_user("stranger", email="stranger@example.org")
+    workshop = make_workshop("small", instructors=[teacher], capacity=1)
+
+    answer = _upload(
+        client_for(teacher),
+        workshop,
+        "username,email\nstranger,stranger@example.org\nkim,kim@example.org\n",
+    )
+
+    assert answer.context["result"].errors == []
+    assert list(workshop.memberships.values_list("learner__username", flat=True)) == [
+        "kim"
+    ]
+
+
+def test_import_hashes_passwords_outside_the_transaction(
+    make_user, make_workshop, client_for, monkeypatch
+):
+    """An open write transaction on SQLite blocks every other write on the
+    site, and hashing takes about 0.3 s per account."""
+    import django.contrib.auth.base_user as base_user
+    from django.contrib.auth import hashers
+    from django.db import connection
+
+    teacher = make_user("teacher", instructor=True)
+    workshop = make_workshop("kube-101", instructors=[teacher])
+    # The test runs inside a transaction already; the import's own adds a
+    # savepoint, so count the savepoints open around each hash.
+    outer_depth = len(connection.savepoint_ids)
+    depths = []
+
+    def counting_make_password(password, *args, **kwargs):
+        depths.append(len(connection.savepoint_ids))
+        return hashers.make_password(password, *args, **kwargs)
+
+    monkeypatch.setattr(base_user, "make_password", counting_make_password)
+    monkeypatch.setattr(services, "make_password", counting_make_password)
+
+    answer = _upload(
+        client_for(teacher), workshop, "username,email\nk1,k1@example.org\n"
+    )
+
+    assert len(answer.context["result"].created) == 1
+    assert depths == [outer_depth]
+    user = get_user_model().objects.get(username="k1")
+    assert user.check_password(answer.context["result"].created[0][1])
