@@ -86,43 +86,28 @@ class TerminalClient:
 
 
 class PlatformTerminal(TerminalClient):
-    """The platform's protocol: JSON input, binary output, acks per 32 KiB."""
+    """The platform's protocol: JSON input, binary output, acks of marks."""
 
     name = "platform"
-    ACK_EVERY = 32768
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.unacknowledged = 0
 
     async def type(self, text: str) -> None:
         await self.socket.send_str(json.dumps({"type": "input", "data": text}))
 
     async def _output(self, message):
         if message.type == aiohttp.WSMsgType.BINARY:
-            # The page acknowledges once xterm.js has drawn the bytes; this
-            # client draws nothing, so it acknowledges on receipt.
-            self.unacknowledged += len(message.data)
-            if self.unacknowledged >= self.ACK_EVERY:
-                await self.socket.send_str(
-                    json.dumps({"type": "ack", "bytes": self.unacknowledged})
-                )
-                self.unacknowledged = 0
             return message.data
         if message.type == aiohttp.WSMsgType.TEXT:
             event = json.loads(message.data)
-            if event.get("type") == "error":
+            if event.get("type") == "mark":
+                # The page acknowledges a mark once xterm.js has drawn the
+                # output before it; this client draws nothing, so it
+                # acknowledges on receipt.
+                await self.socket.send_str(
+                    json.dumps({"type": "ack", "mark": event["id"]})
+                )
+            elif event.get("type") == "error":
                 raise ConnectionError(f"platform: {event.get('message')}")
         return b""
-
-    async def read_until(self, needle: bytes, timeout: float = 60) -> None:
-        await super().read_until(needle, timeout)
-        # The page also acknowledges whatever is left every 250 ms.
-        if self.unacknowledged:
-            await self.socket.send_str(
-                json.dumps({"type": "ack", "bytes": self.unacknowledged})
-            )
-            self.unacknowledged = 0
 
 
 class TerminadoTerminal(TerminalClient):

@@ -6,6 +6,7 @@ objects instead of failing on "already exists".
 """
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,12 +32,27 @@ def load_starting_resources(lab: Lab) -> list[dict]:
     return documents
 
 
+# When each cluster last had its guard policies applied by this process.
+_policies_applied: dict[str, float] = {}
+POLICY_REFRESH_SECONDS = 300
+
+
 def ensure_platform_policies() -> None:
-    """Install the cluster-wide guard policy; cheap to repeat."""
+    """Install the cluster-wide guard policies, at most every few minutes.
+
+    Applying them is idempotent, but four calls in every provisioning
+    task add up when a room of learners starts at once. A policy deleted
+    by hand comes back within POLICY_REFRESH_SECONDS.
+    """
+    key = kube.current_kubeconfig()
+    applied = _policies_applied.get(key)
+    if applied is not None and time.monotonic() - applied < POLICY_REFRESH_SECONDS:
+        return
     kube.apply(policies.make_namespace_guard_policy())
     kube.apply(policies.make_namespace_guard_binding())
     kube.apply(policies.make_finalizer_guard_policy())
     kube.apply(policies.make_finalizer_guard_binding())
+    _policies_applied[key] = time.monotonic()
 
 
 def build_environment(

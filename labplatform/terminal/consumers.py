@@ -1,16 +1,26 @@
 """The terminal websocket: one learner, one session, one shell.
 
-Protocol: the browser sends JSON text frames {"type": "input", "data": str},
-{"type": "resize", "cols": int, "rows": int} and {"type": "ack", "bytes": int}
-once it has displayed that much output; the server sends the
+Protocol: the browser sends JSON text frames {"type": "input", "data": str}
+and {"type": "resize", "cols": int, "rows": int}; the server sends the
 shell's raw output as binary frames (xterm.js decodes UTF-8 itself, so a
 character split across two frames stays intact) and JSON text frames
 {"type": "exit"} or {"type": "error", "message": str}.
+
+Flow control: after every MARK_EVERY_BYTES of output the server sends
+{"type": "mark", "id": str}, a random id, and the browser answers
+{"type": "ack", "mark": id} once it has drawn everything before the
+mark. Reading from the shell pauses while more than OUTPUT_WINDOW_BYTES
+are sent but not acknowledged. A client only learns an id by reading
+the output before it, so a client that stops reading cannot keep the
+output coming by acknowledging blindly: what waits for it in the server
+stays under the window.
 """
 
 import asyncio
+import collections
 import json
 import logging
+import secrets
 import time
 
 from channels.db import database_sync_to_async
@@ -32,10 +42,13 @@ MAX_INPUT_BYTES = 64 * 1024
 # Output the browser has not acknowledged yet; reading from the shell
 # pauses above the window and resumes below half of it.
 OUTPUT_WINDOW_BYTES = 1024 * 1024
+MARK_EVERY_BYTES = 64 * 1024
 # Terminals one session may have open at once in this web process.
 MAX_TERMINALS_PER_SESSION = 3
 _open_terminals: dict[str, int] = {}
-OUTPUT_RATE_BYTES_PER_SECOND = 4 * 1024 * 1024
+# A ceiling per terminal so that one flood cannot take the whole web
+# process from the other learners; memory is bounded by the window.
+OUTPUT_RATE_BYTES_PER_SECOND = 32 * 1024 * 1024
 # Close codes in the 4000 range are the application's own.
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_READY = 4409
@@ -50,10 +63,19 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     shell = None
     session = None
     recorder = None
-    unacknowledged = 0
     counted = False
     rate_window_start = 0.0
     rate_window_bytes = 0
+    # Bytes sent, the offset the browser confirmed, and the marks sent
+    # since, as (id, offset) in order.
+    sent_bytes = 0
+    confirmed_bytes = 0
+    marked_bytes = 0
+    marks: collections.deque | None = None
+
+    @property
+    def unacknowledged(self) -> int:
+        return self.sent_bytes - self.confirmed_bytes
 
     async def __call__(self, scope, receive, send):
         # disconnect() is not called when the consumer dies of an
@@ -251,15 +273,13 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     def _send_output(self, data: bytes) -> None:
         loop = asyncio.get_running_loop()
         self._record("output", data)
-        self.unacknowledged += len(data)
+        self.sent_bytes += len(data)
         if self.unacknowledged > OUTPUT_WINDOW_BYTES and self.shell is not None:
             self.shell.pause_reading()
+        asyncio.ensure_future(self.send(bytes_data=data))
+        if self.sent_bytes - self.marked_bytes >= MARK_EVERY_BYTES:
+            self._send_mark()
 
-        # A client can acknowledge output it never reads, so acks alone
-        # cannot bound what waits in the server's socket buffer. A rate cap
-        # limits how fast that can grow.
-        # NOTE: the growth is bounded in rate, not in total; a per-socket
-        # buffer check needs support from the ASGI server.
         now = loop.time()
         if now - self.rate_window_start >= 1:
             self.rate_window_start, self.rate_window_bytes = now, 0
@@ -273,7 +293,30 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 max(0.0, 1 - (now - self.rate_window_start)),
                 self._resume_after_rate_limit,
             )
-        asyncio.ensure_future(self.send(bytes_data=data))
+
+    def _send_mark(self) -> None:
+        if self.marks is None:
+            self.marks = collections.deque()
+        mark = secrets.token_urlsafe(12)
+        self.marks.append((mark, self.sent_bytes))
+        self.marked_bytes = self.sent_bytes
+        asyncio.ensure_future(
+            self.send(text_data=json.dumps({"type": "mark", "id": mark}))
+        )
+
+    def _acknowledge(self, mark) -> None:
+        """Confirm output up to the mark the browser has drawn."""
+        if not isinstance(mark, str) or not self.marks:
+            return
+        if all(known != mark for known, _ in self.marks):
+            return  # unknown, already confirmed, or guessed
+        while self.marks:
+            known, offset = self.marks.popleft()
+            self.confirmed_bytes = offset
+            if known == mark:
+                break
+        if self.unacknowledged < OUTPUT_WINDOW_BYTES // 2:
+            self.shell.resume_reading()
 
     def _resume_after_rate_limit(self) -> None:
         if self.shell is not None and self.unacknowledged < OUTPUT_WINDOW_BYTES // 2:
@@ -317,11 +360,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             if isinstance(data, str) and len(data) <= MAX_INPUT_BYTES:
                 self.shell.write(data.encode("utf-8", errors="replace"))
         elif kind == "ack":
-            count = message.get("bytes")
-            if isinstance(count, int) and not isinstance(count, bool) and count > 0:
-                self.unacknowledged = max(0, self.unacknowledged - count)
-                if self.unacknowledged < OUTPUT_WINDOW_BYTES // 2:
-                    self.shell.resume_reading()
+            self._acknowledge(message.get("mark"))
         elif kind == "resize":
             from .backends.local import clamp_size
 

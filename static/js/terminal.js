@@ -38,21 +38,6 @@
     socket.binaryType = "arraybuffer";
     window.labTerminal = { term: term, socket: socket };
 
-    let unacknowledged = 0;
-    function acknowledge(count) {
-      unacknowledged += count;
-      if (unacknowledged >= 32768) {
-        send({ type: "ack", bytes: unacknowledged });
-        unacknowledged = 0;
-      }
-    }
-    setInterval(function () {
-      if (unacknowledged > 0) {
-        send({ type: "ack", bytes: unacknowledged });
-        unacknowledged = 0;
-      }
-    }, 250);
-
     function send(message) {
       if (socket.readyState === WebSocket.OPEN) {
         socket.send(JSON.stringify(message));
@@ -71,13 +56,15 @@
           term.write("\r\n\x1b[31m" + message.message + "\x1b[0m\r\n");
         } else if (message.type === "exit") {
           term.write("\r\n[shell exited; reload the page for a new one]\r\n");
+        } else if (message.type === "mark") {
+          // Acknowledge the mark once xterm.js has drawn the output before
+          // it (writes run in order); the server pauses the shell while too
+          // much output is unacknowledged.
+          term.write("", function () { send({ type: "ack", mark: message.id }); });
         }
         return;
       }
-      const bytes = new Uint8Array(event.data);
-      // Acknowledge output once xterm.js has drawn it; the server pauses
-      // the shell when too much is unacknowledged.
-      term.write(bytes, function () { acknowledge(bytes.byteLength); });
+      term.write(new Uint8Array(event.data));
     });
     socket.addEventListener("close", function (event) {
       state.textContent = "Disconnected (" + event.code + "). Reload the page to reconnect.";

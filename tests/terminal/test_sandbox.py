@@ -125,9 +125,37 @@ async def test_output_pauses_without_acks(ready_session):
 
     received = await client.drain(quiet_seconds=1.5, limit_seconds=20)
     assert received <= OUTPUT_WINDOW_BYTES + 256 * 1024
+    assert client.marks
 
-    await client.send_json({"type": "ack", "bytes": received})
+    await client.send_json({"type": "ack", "mark": client.marks[-1]})
     more = await client.drain(quiet_seconds=1.5, limit_seconds=20)
     await client.close()
 
     assert more > 0
+
+
+@pytest.mark.asyncio
+async def test_blind_acks_do_not_release_output(ready_session):
+    """A client that stops reading cannot keep output coming by acking blindly."""
+    from labplatform.terminal.consumers import OUTPUT_WINDOW_BYTES
+
+    client = await open_terminal(ready_session)
+    client.acknowledge = False
+    await client.send_input("head -c 8000000 /dev/zero | tr '\\0' x; echo\r")
+    received = await client.drain(quiet_seconds=1.5, limit_seconds=20)
+
+    # Byte counts (the old protocol), made-up marks, and a mark twice.
+    for _ in range(20):
+        await client.send_json({"type": "ack", "bytes": 10_000_000})
+        await client.send_json({"type": "ack", "mark": "guessed-id"})
+        await client.send_json({"type": "ack", "mark": None})
+    more = await client.drain(quiet_seconds=1.5, limit_seconds=10)
+
+    assert received + more <= OUTPUT_WINDOW_BYTES + 256 * 1024
+    await client.send_json({"type": "ack", "mark": client.marks[0]})
+    await client.send_json({"type": "ack", "mark": client.marks[0]})
+    after_old_mark = await client.drain(quiet_seconds=1.5, limit_seconds=10)
+    await client.close()
+
+    # Confirming only the first mark frees too little to resume reading.
+    assert received + more + after_old_mark <= OUTPUT_WINDOW_BYTES + 256 * 1024

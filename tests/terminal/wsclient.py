@@ -27,6 +27,8 @@ class TerminalClient:
         self.communicator = WebsocketCommunicator(application, path, headers=headers)
         self.output = bytearray()
         self.messages: list[dict] = []
+        # Flow-control marks received, in order.
+        self.marks: list[str] = []
         # Acknowledge output as the page does, so the server keeps sending.
         self.acknowledge = True
 
@@ -62,11 +64,18 @@ class TerminalClient:
                 )
             if frame.get("bytes") is not None:
                 self.output.extend(frame["bytes"])
-                if self.acknowledge:
-                    await self.send_json({"type": "ack", "bytes": len(frame["bytes"])})
             elif frame.get("text") is not None:
-                self.messages.append(json.loads(frame["text"]))
+                await self._text(json.loads(frame["text"]))
         return bytes(self.output)
+
+    async def _text(self, message) -> None:
+        """Keep a text message; acknowledge marks as the page does."""
+        if message.get("type") == "mark":
+            self.marks.append(message["id"])
+            if self.acknowledge:
+                await self.send_json({"type": "ack", "mark": message["id"]})
+            return
+        self.messages.append(message)
 
     async def drain(self, *, quiet_seconds: float, limit_seconds: float) -> int:
         """Read output until none arrives for quiet_seconds; return the byte count."""
@@ -83,6 +92,8 @@ class TerminalClient:
             if frame.get("bytes") is not None:
                 count += len(frame["bytes"])
                 self.output.extend(frame["bytes"])
+            elif frame.get("text") is not None:
+                await self._text(json.loads(frame["text"]))
         return count
 
     async def run(self, command: str, timeout: float = 60) -> str:
