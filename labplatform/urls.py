@@ -55,7 +55,7 @@ urlpatterns = [
     path("", include("labplatform.workshops.urls")),
     # django-allauth, for OpenID Connect sign-in only; the platform's own
     # sign-up and login pages stay the ones above.
-    path("sso/", include("allauth.urls")),
+    path("sso/", include("labplatform.accounts.sso_urls")),
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
 ]
