@@ -44,7 +44,9 @@ def signup(request):
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        login(request, user)
+        # Two backends are configured (passwords and single sign-on), so
+        # Django must be told which one vouched for this user.
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         logger.info("Learner %s signed up", user.get_username())
         target = request.GET.get("next", "")
         if not url_has_allowed_host_and_scheme(

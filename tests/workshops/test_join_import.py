@@ -201,3 +201,23 @@ def test_instructors_command_grants_and_revokes(make_user, client_for):
     assert client.get("/instruct/new/").status_code == 403
     with pytest.raises(CommandError, match="No account named ghost"):
         call_command("instructors", "add", "ghost")
+
+
+def test_join_link_survives_sign_up(make_workshop, client):
+    workshop = make_workshop("kube-101")
+    join = f"/join/{workshop.join_code}/"
+
+    login_page = client.get(client.get(join)["Location"]).content.decode()
+    signup = f"/accounts/signup/?next={join}"
+    assert f'href="{signup}"' in login_page
+    created = client.post(
+        signup,
+        {
+            "username": "newbie",
+            "password1": "pw-Kube-101!",
+            "password2": "pw-Kube-101!",
+        },
+    )
+
+    assert created.status_code == 302 and created["Location"] == join
+    assert b"You are about to join" in client.get(join).content
