@@ -229,6 +229,9 @@ RECORDING_MAX_BYTES = env.get_int("RECORDING_MAX_BYTES", 5 * 1024 * 1024)
 RECORDING_MAX_BYTES_PER_SESSION = env.get_int(
     "RECORDING_MAX_BYTES_PER_SESSION", 20 * 1024 * 1024
 )
+RECORDING_MAX_BYTES_PER_LEARNER = env.get_int(
+    "RECORDING_MAX_BYTES_PER_LEARNER", 100 * 1024 * 1024
+)
 # Minutes an instructor's "extend" adds to a learner's session.
 SESSION_EXTEND_MINUTES = env.get_int("SESSION_EXTEND_MINUTES", 30)
 # A dedicated cluster's recycle command is stopped after this long, and

@@ -7,7 +7,8 @@ marker. Input is not recorded: what a learner types (a password, a
 token pasted by mistake) shows up only where the shell echoes it.
 
 Files are line-buffered, so a live watcher reading the file sees each
-event as soon as it is written.
+event as soon as it is written. Only terminals of workshop sessions are
+recorded, since only a workshop's instructors may replay them.
 """
 
 import codecs
@@ -25,6 +26,7 @@ from .models import TerminalRecording
 logger = logging.getLogger(__name__)
 
 CAP_REACHED_MARKER = "recording stopped: size limit reached"
+READ_BYTES = 1024 * 1024
 
 
 def recordings_dir() -> Path:
@@ -35,13 +37,24 @@ def recording_path(recording: TerminalRecording) -> Path:
     return recordings_dir() / recording.file_name
 
 
-def prune_session_recordings(session, *, room_for: int) -> None:
-    """Delete the session's oldest recordings until room_for more bytes fit."""
-    limit = settings.RECORDING_MAX_BYTES_PER_SESSION
-    recordings = list(
-        TerminalRecording.objects.filter(session=session).order_by("started_at")
-    )
-    total = sum(r.size_bytes for r in recordings)
+def _stored_bytes(recording: TerminalRecording) -> int:
+    """Return the recording's size, from the file while it is being written.
+
+    A live row stores 0 bytes until its terminal closes, and a web process
+    that died never closes it, so the file is the only true count.
+    """
+    if not recording.is_live:
+        return recording.size_bytes
+    try:
+        return recording_path(recording).stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _prune(recordings, *, limit: int, room_for: int, owner: str) -> None:
+    """Delete the oldest finished recordings until room_for more bytes fit."""
+    recordings = list(recordings.order_by("started_at"))
+    total = sum(_stored_bytes(r) for r in recordings)
     for recording in recordings:
         if total + room_for <= limit:
             break
@@ -51,10 +64,33 @@ def prune_session_recordings(session, *, room_for: int) -> None:
         recording.delete()
         total -= recording.size_bytes
         logger.info(
-            "Deleted the oldest terminal recording of session %s to stay under "
-            "the %d byte limit",
-            session.id,
+            "Deleted the oldest terminal recording of %s to stay under the "
+            "%d byte limit",
+            owner,
             limit,
+        )
+
+
+def prune_session_recordings(session, *, room_for: int) -> None:
+    """Delete old recordings until room_for more bytes fit for the session
+    and for its learner.
+
+    The learner's limit counts the recordings of every session they had,
+    ended ones included, so starting and ending labs over and over cannot
+    fill the disk 20 MiB at a time.
+    """
+    _prune(
+        TerminalRecording.objects.filter(session=session),
+        limit=settings.RECORDING_MAX_BYTES_PER_SESSION,
+        room_for=room_for,
+        owner=f"session {session.id}",
+    )
+    if session.learner_id is not None:
+        _prune(
+            TerminalRecording.objects.filter(session__learner_id=session.learner_id),
+            limit=settings.RECORDING_MAX_BYTES_PER_LEARNER,
+            room_for=room_for,
+            owner=f"learner id {session.learner_id}",
         )
 
 
@@ -86,8 +122,15 @@ class Recorder:
         self._write(json.dumps(header) + "\n", force=True)
 
     @classmethod
-    def open(cls, *, session, width: int, height: int) -> "Recorder":
-        """Create the database row and the file; call from sync code."""
+    def open(cls, *, session, width: int, height: int) -> "Recorder | None":
+        """Create the database row and the file; call from sync code.
+
+        Return None for a session outside any workshop, because no
+        instructor may replay its recording and its learner was never told
+        of one.
+        """
+        if session.workshop_id is None:
+            return None
         max_bytes = settings.RECORDING_MAX_BYTES
         prune_session_recordings(session, room_for=max_bytes)
         recording = TerminalRecording(session=session, width=width, height=height)
@@ -145,10 +188,18 @@ def read_events(path: Path, offset: int) -> tuple[list, int]:
 
     A line still being written (no newline yet) is left for the next read.
     """
+    # One output chunk can make a line of several MiB (control characters
+    # grow sixfold as JSON escapes), but never longer than the cap.
+    max_line = settings.RECORDING_MAX_BYTES + READ_BYTES
     try:
         with open(path, "rb") as handle:
             handle.seek(offset)
-            chunk = handle.read(1024 * 1024)
+            chunk = handle.read(READ_BYTES)
+            while b"\n" not in chunk and len(chunk) < max_line:
+                more = handle.read(READ_BYTES)
+                if not more:
+                    break
+                chunk += more
     except FileNotFoundError:
         return [], offset
     end = chunk.rfind(b"\n")

@@ -3,11 +3,17 @@ instructor: join code guessing, enrolling other people's learners, account
 pages under /sso/, recordings filling the disk, and rights that end while
 a socket is open."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
+from labplatform.labsessions.models import LabSession
 from labplatform.ratelimit import Limit
+from labplatform.terminal.models import TerminalRecording
+from labplatform.terminal.recording import Recorder, read_events, recording_path
 from labplatform.workshops import services
 from labplatform.workshops.models import Membership
 
@@ -100,10 +106,6 @@ def test_blank_and_right_codes_are_not_counted(make_user, make_workshop, client_
 
 
 def test_ended_workshop_refuses_a_join(make_user, make_workshop, client_for):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     now = timezone.now()
     workshop = make_workshop(
         "last-week", starts_at=now - timedelta(days=8), ends_at=now - timedelta(days=7)
@@ -201,3 +203,101 @@ def test_import_hashes_passwords_outside_the_transaction(
     assert depths == [outer_depth]
     user = get_user_model().objects.get(username="k1")
     assert user.check_password(answer.context["result"].created[0][1])
+
+
+# Terminal recordings
+
+
+@pytest.fixture
+def recorded_learner(make_user, make_workshop, settings, tmp_path):
+    settings.RECORDINGS_DIR = tmp_path / "recordings"
+    learner = make_user("flooder")
+    workshop = make_workshop("flood-class", members=[learner])
+    return learner, workshop
+
+
+def _ended_session(learner, workshop, number: int):
+    return LabSession.objects.create(
+        learner=learner,
+        workshop=workshop,
+        lab_slug="harden-container",
+        namespace=f"lab-flooder-harden-{number:08d}",
+        status=LabSession.Status.ENDED,
+        expires_at=timezone.now(),
+    )
+
+
+def _record(session, text: bytes):
+    recorder = Recorder.open(session=session, width=80, height=24)
+    recorder.output(text)
+    recorder.close()
+    return recorder.recording
+
+
+def test_ending_labs_over_and_over_cannot_fill_the_disk(recorded_learner, settings):
+    learner, workshop = recorded_learner
+    settings.RECORDING_MAX_BYTES = 3000
+    settings.RECORDING_MAX_BYTES_PER_SESSION = 7000
+    settings.RECORDING_MAX_BYTES_PER_LEARNER = 10000
+    made = [
+        _record(_ended_session(learner, workshop, number), b"y" * 2500)
+        for number in range(8)
+    ]
+
+    kept = TerminalRecording.objects.filter(session__learner=learner)
+    assert sum(r.size_bytes for r in kept) <= 10000
+    assert {r.pk for r in kept} == {r.pk for r in made[-3:]}
+    files = [p for p in settings.RECORDINGS_DIR.rglob("*.cast")]
+    assert len(files) == 3
+
+
+def test_open_recordings_count_by_file_size(recorded_learner, settings):
+    """A recording still open (or left open by a web process that died)
+    says 0 bytes in its row; its file still counts."""
+    learner, workshop = recorded_learner
+    settings.RECORDING_MAX_BYTES = 3000
+    settings.RECORDING_MAX_BYTES_PER_SESSION = 100000
+    settings.RECORDING_MAX_BYTES_PER_LEARNER = 7000
+    session = _ended_session(learner, workshop, 1)
+    oldest = _record(session, b"a" * 2500)
+    for _ in range(2):
+        stuck = Recorder.open(session=session, width=80, height=24)
+        stuck.output(b"b" * 2500)  # never closed
+
+    Recorder.open(session=session, width=80, height=24).close()
+
+    assert not TerminalRecording.objects.filter(pk=oldest.pk).exists()
+
+
+def test_no_recording_outside_a_workshop(make_user, settings, tmp_path):
+    settings.RECORDINGS_DIR = tmp_path / "recordings"
+    session = LabSession.objects.create(
+        learner=make_user("solo"),
+        lab_slug="harden-container",
+        namespace="lab-solo-harden-00000001",
+        status=LabSession.Status.READY,
+        expires_at=timezone.now(),
+    )
+
+    assert Recorder.open(session=session, width=80, height=24) is None
+    assert not TerminalRecording.objects.exists()
+    assert not settings.RECORDINGS_DIR.exists()
+
+
+def test_watcher_gets_past_a_line_longer_than_a_read(recorded_learner, settings):
+    """Control characters grow sixfold as JSON escapes, so one output chunk
+    can make a line of several MiB; the live view must not stall on it."""
+    learner, workshop = recorded_learner
+    settings.RECORDING_MAX_BYTES = 5 * 1024 * 1024
+    session = _ended_session(learner, workshop, 1)
+    recorder = Recorder.open(session=session, width=80, height=24)
+    recorder.output(b"\x01" * 300_000)
+    recorder.output(b"after the flood\r\n")
+    recorder.close()
+
+    outputs, offset = [], 0
+    for _ in range(5):
+        events, offset = read_events(recording_path(recorder.recording), offset)
+        outputs += [event[2] for event in events if isinstance(event, list)]
+    assert outputs[-1] == "after the flood\r\n"
+    assert len(outputs[0]) == 300_000

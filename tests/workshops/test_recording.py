@@ -18,10 +18,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def session(make_user, settings, tmp_path):
+def session(make_user, make_workshop, settings, tmp_path):
     settings.RECORDINGS_DIR = tmp_path / "recordings"
+    rita = make_user("rita")
     return LabSession.objects.create(
-        learner=make_user("rita"),
+        learner=rita,
+        workshop=make_workshop("recorded", members=[rita]),
         lab_slug="harden-container",
         namespace="lab-rita-harden-container-0000abcd",
         status=LabSession.Status.READY,
