@@ -28,6 +28,8 @@ from ..workspace import SANDBOX_API_ADDRESS, SANDBOX_UID, Workspace
 logger = logging.getLogger(__name__)
 
 READ_SIZE = 65536
+# Output gathered from the PTY into one frame while more is waiting.
+READ_BATCH_BYTES = 256 * 1024
 # Concurrent API connections one sandbox may hold; kubectl uses one or two.
 MAX_RELAY_CONNECTIONS = 32
 LAB_HELPER = Path(__file__).resolve().parent.parent / "bin" / "lab"
@@ -272,14 +274,29 @@ class LocalShell:
 
     def _read_ready(self) -> None:
         assert self.process is not None
-        try:
-            data = os.read(self.process.fd, READ_SIZE)
-        except BlockingIOError:
+        # A PTY hands out about 4 KiB per read. Reading on while more is
+        # waiting sends a flood as fewer, larger frames, while a lone
+        # keystroke's echo still goes out at once.
+        chunks: list[bytes] = []
+        size = 0
+        ended = False
+        while size < READ_BATCH_BYTES:
+            try:
+                data = os.read(self.process.fd, READ_SIZE)
+            except BlockingIOError:
+                break
+            except OSError:
+                data = b""
+            if not data:
+                ended = True
+                break
+            chunks.append(data)
+            size += len(data)
+        if chunks:
+            # An end seen after output is handled on the next call.
+            self.on_output(b"".join(chunks))
             return
-        except OSError:
-            data = b""
-        if data:
-            self.on_output(data)
+        if not ended:
             return
         # EOF or EIO: the shell exited; close() reaps the process.
         self.pause_reading()
