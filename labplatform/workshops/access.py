@@ -45,6 +45,16 @@ def workshop_for_instructor(user, slug: str) -> Workshop:
     return workshop
 
 
+def still_teaches(user_id, workshop_id) -> bool:
+    """True when the account is active and still teaches the workshop."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return False
+    return workshops_taught_by(user).filter(pk=workshop_id).exists()
+
+
 def can_watch_session(user, session) -> bool:
     """True when user teaches the workshop the session belongs to."""
     if not user.is_authenticated or not user.is_active:

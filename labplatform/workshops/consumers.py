@@ -1,6 +1,7 @@
 """The live matrix socket: instructors of a workshop receive row updates."""
 
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -9,7 +10,7 @@ from django.http import Http404
 
 from labplatform.terminal.origin import origin_problem
 
-from .access import workshop_for_instructor
+from .access import still_teaches, workshop_for_instructor
 
 logger = logging.getLogger(__name__)
 
@@ -21,8 +22,14 @@ def _taught_workshop(user, slug):
         return None
 
 
+# How often an open matrix socket checks that its user still teaches the
+# workshop, at the next update after this many seconds.
+REVALIDATE_SECONDS = 30
+
+
 class WorkshopMatrixConsumer(AsyncWebsocketConsumer):
     group = None
+    checked_at = 0.0
 
     async def connect(self):
         slug = self.scope["url_route"]["kwargs"]["slug"]
@@ -45,8 +52,11 @@ class WorkshopMatrixConsumer(AsyncWebsocketConsumer):
             )
             await self.close(code=4403)
             return
+        self.slug = slug
+        self.workshop_id = workshop.pk
         self.group = workshop.group_name
         await self.channel_layer.group_add(self.group, self.channel_name)
+        self.checked_at = time.monotonic()
         await self.accept()
 
     async def disconnect(self, code):
@@ -57,4 +67,21 @@ class WorkshopMatrixConsumer(AsyncWebsocketConsumer):
         return
 
     async def live_html(self, event):
+        # An instructor removed from the workshop, or a deactivated
+        # account, stops receiving learners' progress.
+        if time.monotonic() - self.checked_at >= REVALIDATE_SECONDS:
+            allowed = await database_sync_to_async(still_teaches)(
+                self.scope["user"].pk, self.workshop_id
+            )
+            if not allowed:
+                logger.warning(
+                    "Matrix socket for workshop %s closed: %s no longer teaches it",
+                    self.slug,
+                    self.scope["user"].get_username(),
+                )
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+                self.group = None
+                await self.close(code=4403)
+                return
+            self.checked_at = time.monotonic()
         await self.send(text_data=event["html"])

@@ -301,3 +301,146 @@ def test_watcher_gets_past_a_line_longer_than_a_read(recorded_learner, settings)
         outputs += [event[2] for event in events if isinstance(event, list)]
     assert outputs[-1] == "after the flood\r\n"
     assert len(outputs[0]) == 300_000
+
+
+# Sockets
+
+
+HOSTILE = '<img src=x onerror="alert(1)">'
+
+
+@pytest.fixture
+def socket_world(make_user, make_workshop, monkeypatch):
+    from labplatform.workshops import consumers
+
+    monkeypatch.setattr(consumers, "REVALIDATE_SECONDS", 0)
+    teacher = make_user("teacher", instructor=True)
+    learner = make_user(HOSTILE)  # as an admin or a provider could name one
+    workshop = make_workshop("sockets", instructors=[teacher], members=[learner])
+    return teacher, learner, workshop
+
+
+async def _matrix_socket(teacher, workshop):
+    from .test_live import socket_for
+
+    socket = await socket_for(teacher, f"/ws/workshops/{workshop.slug}/matrix/")
+    connected, _ = await socket.connect()
+    assert connected
+    return socket
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_matrix_fragment_escapes_learner_names(socket_world):
+    from asgiref.sync import sync_to_async
+
+    from labplatform.workshops import live
+
+    teacher, learner, workshop = socket_world
+    socket = await _matrix_socket(teacher, workshop)
+
+    await sync_to_async(live.push_learner_row)(workshop, learner.pk)
+    html = await socket.receive_from(timeout=10)
+
+    assert f'id="learner-{learner.pk}"' in html
+    assert 'hx-swap-oob="true"' in html
+    assert "<img" not in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_matrix_socket_closes_when_rights_end(socket_world):
+    from asgiref.sync import sync_to_async
+
+    from labplatform.workshops import live
+
+    teacher, learner, workshop = socket_world
+    socket = await _matrix_socket(teacher, workshop)
+    await sync_to_async(workshop.instructors.remove)(teacher)
+
+    await sync_to_async(live.push_learner_row)(workshop, learner.pk)
+    message = await socket.receive_output(timeout=10)
+
+    assert message["type"] == "websocket.close"
+    assert message["code"] == 4403
+    await socket.disconnect()
+
+
+# Warm pool and export
+
+
+PSS = "pod-security-standards"
+
+
+def _pooled_environment(workshop):
+    return LabSession.objects.create(
+        learner=None,
+        workshop=workshop,
+        lab_slug=PSS,
+        namespace=f"lab-pool-pss-{workshop.pk:08d}",
+        status=LabSession.Status.READY,
+        expires_at=workshop.ends_at,
+    )
+
+
+def test_outsider_never_claims_a_pooled_environment(make_user, make_workshop):
+    from labplatform.labsessions.services import session_start
+
+    member = make_user("member")
+    outsider = make_user("outsider")
+    other = make_workshop("other", members=[outsider])
+    workshop = make_workshop("pooled", members=[member], warm_pool_size=1)
+    pooled = _pooled_environment(workshop)
+
+    session, created = session_start(learner=outsider, lab_slug=PSS)
+
+    assert created
+    assert session.pk != pooled.pk
+    assert session.workshop_id == other.pk
+    pooled.refresh_from_db()
+    assert pooled.learner_id is None
+
+    claimed, _ = session_start(learner=member, lab_slug=PSS)
+    assert claimed.pk == pooled.pk
+    assert claimed.learner_id == member.pk
+
+
+def test_export_shows_only_this_workshops_learners(
+    make_user, make_workshop, client_for
+):
+    from labplatform.grading.models import GradingRun
+
+    teacher = make_user("teacher", instructor=True)
+    both = make_user("@SUM(1+1)", email="=HYPERLINK(evil)@example.org")
+    only_b = make_user("only-b")
+    mine = make_workshop("mine", instructors=[teacher], members=[both], labs=[PSS])
+    theirs = make_workshop("theirs", members=[both, only_b], labs=[PSS])
+    elsewhere = LabSession.objects.create(
+        learner=both,
+        workshop=theirs,
+        lab_slug=PSS,
+        namespace="lab-both-pss-00000001",
+        status=LabSession.Status.READY,
+        expires_at=theirs.ends_at,
+    )
+    GradingRun.objects.create(
+        session=elsewhere,
+        learner=both,
+        lab_slug=PSS,
+        status=GradingRun.Status.DONE,
+        results=[{"id": "x", "title": "x", "status": "pass"}],
+        passed_count=1,
+        total_count=1,
+    )
+    client = client_for(teacher)
+
+    text = client.get(f"/instruct/{mine.slug}/export.csv").content.decode()
+    data = client.get(f"/instruct/{mine.slug}/export.json").json()
+
+    lines = text.splitlines()
+    assert len(lines) == 2
+    assert lines[1].startswith("'@SUM(1+1),'=HYPERLINK(evil)@example.org,")
+    assert ",not_started,no," in lines[1]
+    assert "only-b" not in text
+    assert [learner["username"] for learner in data["learners"]] == ["@SUM(1+1)"]
+    assert data["learners"][0]["labs"][PSS]["session_status"] is None
