@@ -44,13 +44,15 @@ def push_workshop_change(session) -> None:
     push_session_change(session)
 
 
-def push_session_closed(session) -> None:
-    """Tell open terminals of the session to close."""
+def push_session_closed(session, message: str = "") -> None:
+    """Tell open terminals of the session to close, showing message if given."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(session.group_name, {"type": "session.closed"})
+        async_to_sync(layer.group_send)(
+            session.group_name, {"type": "session.closed", "message": message}
+        )
     except Exception as error:  # noqa: BLE001 - any layer failure is non-fatal here
         logger.warning(
             "Could not notify terminals of session %s: %s", session.id, error

@@ -449,13 +449,13 @@ def session_fail(*, session_id, message: str) -> None:
         _fail(session, message)
 
 
-def session_reset(*, session: LabSession) -> LabSession:
+def session_reset(*, session: LabSession, message: str = "") -> LabSession:
     """End the session and start the same lab afresh in a new namespace.
 
     The new namespace has a new name, so an old one that is slow to delete
     (or stuck on a finalizer) never blocks the learner.
     """
-    session_request_end(session=session)
+    session_request_end(session=session, message=message)
     new_session, _ = session_start(learner=session.learner, lab_slug=session.lab_slug)
     logger.info(
         "Learner %s reset lab %s: session %s replaces %s",
@@ -467,8 +467,11 @@ def session_reset(*, session: LabSession) -> LabSession:
     return new_session
 
 
-def session_request_end(*, session: LabSession) -> None:
-    """Mark the session ending and enqueue the namespace's deletion."""
+def session_request_end(*, session: LabSession, message: str = "") -> None:
+    """Mark the session ending and enqueue the namespace's deletion.
+
+    message, if given, is what open terminals show the learner as they close.
+    """
     from .tasks import end_session
 
     LabSession.objects.filter(
@@ -476,7 +479,7 @@ def session_request_end(*, session: LabSession) -> None:
     ).update(status=LabSession.Status.ENDING)
     session.refresh_from_db()
     transaction.on_commit(lambda: end_session.delay(str(session.id)))
-    live.push_session_closed(session)
+    live.push_session_closed(session, message)
     live.push_session_status(session)
 
 

@@ -374,11 +374,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         return
 
     async def session_closed(self, event):
-        await self.send(
-            text_data=json.dumps(
-                {"type": "error", "message": "The lab session has ended."}
-            )
-        )
+        message = event.get("message") or "The lab session has ended."
+        await self.send(text_data=json.dumps({"type": "error", "message": message}))
         await self.close(code=CLOSE_SESSION_ENDED)
 
     async def disconnect(self, code):

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from labplatform.labsessions import services as lab_services
+from labplatform.labsessions.live import push_session_status
 from labplatform.labsessions.models import LabSession
 from labplatform.ratelimit import Limit
 
@@ -278,7 +279,12 @@ def learners_import_csv(*, workshop: Workshop, data: bytes, by) -> ImportResult:
         )
         if existing is not None and existing.email.lower() != email.lower():
             problems.append(
-                f"an account {existing.username!r} exists with another email address"
+                f"an account {existing.username!r} exists with "
+                + (
+                    "another email address"
+                    if existing.email
+                    else "no email address; add it in the admin first"
+                )
             )
         if problems:
             result.errors.append(f"Line {line}: {'; '.join(problems)}.")
@@ -363,18 +369,33 @@ def broadcast_send(*, workshop: Workshop, message: str, by) -> Broadcast:
     return broadcast
 
 
-def latest_broadcast_for(learner) -> Broadcast | None:
-    """The newest message of an open workshop the learner belongs to."""
-    now = timezone.now()
-    return (
-        Broadcast.objects.filter(
-            workshop__memberships__learner=learner,
-            workshop__starts_at__lte=now,
-            workshop__ends_at__gt=now,
-        )
-        .select_related("workshop")
-        .first()
+def broadcast_clear(*, workshop: Workshop, by) -> None:
+    """Take the current message off the learners' pages.
+
+    A clearing is stored as an empty message, so the history stays.
+    """
+    broadcast = Broadcast.objects.create(workshop=workshop, message="", sent_by=by)
+    logger.info(
+        "Instructor %s cleared the broadcast of workshop %s",
+        by.get_username(),
+        workshop.slug,
     )
+    live.push_broadcast(broadcast)
+
+
+def current_broadcast(workshop: Workshop) -> Broadcast | None:
+    latest = workshop.broadcasts.first()
+    return latest if latest is not None and latest.message else None
+
+
+def latest_broadcast_for(learner) -> Broadcast | None:
+    """The newest current message of the open workshops the learner is in."""
+    now = timezone.now()
+    workshops = Workshop.objects.filter(
+        memberships__learner=learner, starts_at__lte=now, ends_at__gt=now
+    )
+    current = [b for b in map(current_broadcast, workshops) if b is not None]
+    return max(current, key=lambda b: b.sent_at, default=None)
 
 
 def workshop_session(workshop: Workshop, session_id) -> LabSession | None:
@@ -394,6 +415,8 @@ def session_extend(*, session: LabSession, by) -> LabSession:
         pk=session.pk, status__in=LabSession.LIVE_STATUSES
     ).update(expires_at=base + timedelta(minutes=minutes))
     session.refresh_from_db()
+    # The learner's page shows the new end time at once.
+    push_session_status(session)
     logger.info(
         "Instructor %s extended session %s of learner %s (lab %s) by %d minutes",
         by.get_username(),
@@ -413,7 +436,9 @@ def session_end_by_instructor(*, session: LabSession, by) -> None:
         session.owner_name,
         session.lab_slug,
     )
-    lab_services.session_request_end(session=session)
+    lab_services.session_request_end(
+        session=session, message="Your instructor ended this lab session."
+    )
 
 
 def session_reset_by_instructor(*, session: LabSession, by) -> LabSession:
@@ -424,7 +449,11 @@ def session_reset_by_instructor(*, session: LabSession, by) -> LabSession:
         session.owner_name,
         session.lab_slug,
     )
-    return lab_services.session_reset(session=session)
+    return lab_services.session_reset(
+        session=session,
+        message="Your instructor restarted this lab in a fresh namespace. "
+        "Reload the page to open its terminal.",
+    )
 
 
 def sessions_end_all(*, workshop: Workshop, by) -> int:
@@ -435,7 +464,9 @@ def sessions_end_all(*, workshop: Workshop, by) -> int:
         )
     )
     for session in sessions:
-        lab_services.session_request_end(session=session)
+        lab_services.session_request_end(
+            session=session, message="Your instructor ended this lab session."
+        )
     logger.info(
         "Instructor %s ended all %d live sessions of workshop %s",
         by.get_username(),

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from labplatform.content.catalog import get_catalog
 from labplatform.grading.models import GradingRun
 from labplatform.labsessions.models import LabSession
 from labplatform.labsessions.services import TooManySessions
@@ -63,10 +64,19 @@ def join(request, code: str = ""):
             )
         except services.JoinThrottled as refused:
             refusal, status = str(refused), 429
+    already_member = (
+        workshop is not None
+        and Membership.objects.filter(workshop=workshop, learner=request.user).exists()
+    )
     return render(
         request,
         "workshops/join.html",
-        {"form": form, "workshop": workshop, "refusal": refusal},
+        {
+            "form": form,
+            "workshop": workshop,
+            "refusal": refusal,
+            "already_member": already_member,
+        },
         status=status,
     )
 
@@ -156,6 +166,7 @@ def workshop_matrix(request, slug):
             "query": query,
             "join_url": request.build_absolute_uri(join_path),
             "broadcast_form": BroadcastForm(),
+            "current_broadcast": services.current_broadcast(workshop),
             "pool_waiting": LabSession.objects.filter(
                 workshop=workshop, learner=None, status=LabSession.Status.READY
             ).count(),
@@ -188,6 +199,11 @@ def learner_detail(request, slug, learner_id):
     recordings = TerminalRecording.objects.filter(
         session__workshop=workshop, session__learner=learner
     ).select_related("session")[:30]
+    catalog = get_catalog()
+    sessions, runs, recordings = list(sessions), list(runs), list(recordings)
+    for item in [*sessions, *runs, *(r.session for r in recordings)]:
+        lab = catalog.lab(item.lab_slug)
+        item.lab_title = lab.title if lab else item.lab_slug
     live_session = next(
         (s for s in sessions if s.status == LabSession.Status.READY), None
     )
@@ -221,7 +237,7 @@ def session_action(request, slug, session_id, action):
         messages.success(
             request,
             f"{session.owner_name}'s {session.lab_slug} session now ends at "
-            f"{timezone.localtime(session.expires_at):%H:%M}.",
+            f"{timezone.localtime(session.expires_at):%H:%M} UTC.",
         )
     elif action == "end":
         services.session_end_by_instructor(session=session, by=request.user)
@@ -259,6 +275,10 @@ def end_all(request, slug):
 @require_POST
 def broadcast(request, slug):
     workshop = access.workshop_for_instructor(request.user, slug)
+    if request.POST.get("clear"):
+        services.broadcast_clear(workshop=workshop, by=request.user)
+        messages.success(request, "The message is gone from the learners' pages.")
+        return redirect("workshop-matrix", slug=workshop.slug)
     form = BroadcastForm(request.POST)
     if form.is_valid():
         try:

@@ -221,3 +221,23 @@ def test_join_link_survives_sign_up(make_workshop, client):
 
     assert created.status_code == 302 and created["Location"] == join
     assert b"You are about to join" in client.get(join).content
+
+
+def test_broadcast_shows_until_cleared(
+    instructor, make_user, make_workshop, client_for
+):
+    learner = make_user("lee")
+    workshop = make_workshop("kube-101", instructors=[instructor], members=[learner])
+    teacher = client_for(instructor)
+
+    teacher.post("/instruct/kube-101/broadcast/", {"message": "Lunch at 12:30"})
+    matrix = teacher.get("/instruct/kube-101/").content.decode()
+    client = client_for(learner)
+    shown = client.get("/broadcast/").content.decode()
+    client_for(instructor).post("/instruct/kube-101/broadcast/", {"clear": "1"})
+    cleared = client_for(learner).get("/broadcast/").content.decode()
+
+    assert "Learners see: <strong>Lunch at 12:30</strong>" in matrix
+    assert "Lunch at 12:30" in shown and "broadcast empty" not in shown
+    assert "Lunch at 12:30" not in cleared and "broadcast empty" in cleared
+    assert workshop.broadcasts.count() == 2

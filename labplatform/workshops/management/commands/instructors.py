@@ -1,8 +1,8 @@
 """Grant, revoke and list the right to create workshops.
 
-  manage.py instructors add USERNAME...
-  manage.py instructors remove USERNAME...
-  manage.py instructors list
+manage.py instructors add USERNAME...
+manage.py instructors remove USERNAME...
+manage.py instructors list
 """
 
 from django.contrib.auth import get_user_model
@@ -22,8 +22,14 @@ class Command(BaseCommand):
     def handle(self, *args, action, usernames, **options):
         group, _ = Group.objects.get_or_create(name=INSTRUCTORS_GROUP)
         if action == "list":
-            for user in group.user_set.order_by("username"):
-                self.stdout.write(user.get_username())
+            names = [u.get_username() for u in group.user_set.order_by("username")]
+            for name in names:
+                self.stdout.write(name)
+            if not names:
+                self.stdout.write(
+                    "Nobody may create workshops yet; grant it with "
+                    "manage.py instructors add USERNAME."
+                )
             return
         if not usernames:
             raise CommandError(f"Name at least one user to {action}.")
