@@ -165,6 +165,13 @@ def _read_import_rows(
             f"The file is larger than {MAX_IMPORT_BYTES // 1024} KiB; split it."
         )
         return None
+    nul_at = data.find(b"\x00")
+    if nul_at >= 0:
+        # PostgreSQL cannot store NUL in text, and no spreadsheet writes one.
+        result.errors.append(
+            f"The file contains a NUL byte (byte {nul_at}); save it as CSV UTF-8 text."
+        )
+        return None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -207,6 +214,10 @@ def _read_import_rows(
 def _line_number(error: str) -> int:
     number = error.removeprefix("Line ").split(":")[0]
     return int(number) if number.isdigit() else 0
+
+
+class _SeatsTaken(Exception):
+    """Learners took the seats while the import was being prepared."""
 
 
 def _drop_untaught_accounts(plan, *, by, result: ImportResult) -> list:
@@ -313,6 +324,17 @@ def learners_import_csv(*, workshop: Workshop, data: bytes, by) -> ImportResult:
     hashes = {name: make_password(password) for name, password in passwords.items()}
     try:
         with transaction.atomic():
+            # Learners may have joined with the code since the count above.
+            Workshop.objects.select_for_update().filter(pk=workshop.pk).first()
+            members = set(workshop.memberships.values_list("learner_id", flat=True))
+            joining = sum(
+                1 for _, user in plan if user is None or user.pk not in members
+            )
+            if len(members) + joining > workshop.capacity:
+                raise _SeatsTaken(
+                    f"The workshop has {workshop.capacity} seats and {len(members)} "
+                    f"taken; this file adds {joining}. Raise the capacity first."
+                )
             for values, user in plan:
                 if user is None:
                     user = user_model.objects.create_user(
@@ -333,6 +355,8 @@ def learners_import_csv(*, workshop: Workshop, data: bytes, by) -> ImportResult:
                     learner=user,
                     defaults={"source": Membership.Source.IMPORT},
                 )
+    except _SeatsTaken as error:
+        return ImportResult(errors=[str(error)])
     except IntegrityError as error:
         # Someone signed up with one of these names while the file was read.
         return ImportResult(

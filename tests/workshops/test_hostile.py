@@ -444,3 +444,43 @@ def test_export_shows_only_this_workshops_learners(
     assert "only-b" not in text
     assert [learner["username"] for learner in data["learners"]] == ["@SUM(1+1)"]
     assert data["learners"][0]["labs"][PSS]["session_status"] is None
+
+
+def test_import_rejects_nul_bytes(make_user, make_workshop, client_for):
+    """PostgreSQL stores no NUL in text; saving one failed with a 500."""
+    teacher = make_user("teacher", instructor=True)
+    workshop = make_workshop("kube-101", instructors=[teacher])
+
+    answer = _upload(
+        client_for(teacher),
+        workshop,
+        "username,email,first_name\nnul,nul@example.org,A\x00B\n",
+    )
+
+    assert answer.status_code == 200
+    assert "NUL byte (byte 47)" in answer.context["result"].errors[0]
+    assert not get_user_model().objects.filter(username="nul").exists()
+
+
+def test_import_rechecks_seats_taken_meanwhile(
+    make_user, make_workshop, client_for, monkeypatch
+):
+    teacher = make_user("teacher", instructor=True)
+    workshop = make_workshop("one-seat", instructors=[teacher], capacity=1)
+    quick = make_user("quick")
+    real_make_password = services.make_password
+
+    def join_meanwhile(password, *args, **kwargs):
+        # A learner joins with the code while passwords are hashed.
+        Membership.objects.get_or_create(workshop=workshop, learner=quick)
+        return real_make_password(password, *args, **kwargs)
+
+    monkeypatch.setattr(services, "make_password", join_meanwhile)
+
+    answer = _upload(
+        client_for(teacher), workshop, "username,email\nslow,slow@example.org\n"
+    )
+
+    assert "1 seats and 1 taken" in answer.context["result"].errors[0]
+    assert workshop.memberships.count() == 1
+    assert not get_user_model().objects.filter(username="slow").exists()
