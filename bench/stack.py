@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKER_CONCURRENCY = 2
+# The same number of worker processes as runplatform starts.
+WORKER_CONCURRENCY = int(os.environ.get("LABPLATFORM_WORKER_CONCURRENCY", "4"))
 
 
 def free_port() -> int:

@@ -234,6 +234,10 @@ RECORDING_MAX_BYTES_PER_LEARNER = env.get_int(
 )
 # Minutes an instructor's "extend" adds to a learner's session.
 SESSION_EXTEND_MINUTES = env.get_int("SESSION_EXTEND_MINUTES", 30)
+# Celery worker processes that runplatform starts. Provisioning and
+# grading mostly wait on the API server, so more processes than cores help
+# when a room starts labs together.
+WORKER_CONCURRENCY = env.get_int("WORKER_CONCURRENCY", 4)
 # A dedicated cluster's recycle command is stopped after this long, and
 # the cluster marked broken.
 CLUSTER_RECYCLE_TIMEOUT_SECONDS = env.get_int("CLUSTER_RECYCLE_TIMEOUT_SECONDS", 900)

@@ -134,7 +134,7 @@ class Command(BaseCommand):
                 "worker",
                 "--beat",
                 "--loglevel=INFO",
-                "--concurrency=2",
+                f"--concurrency={settings.WORKER_CONCURRENCY}",
                 "--schedule",
                 str(settings.VAR_DIR / "celerybeat-schedule"),
             ],
