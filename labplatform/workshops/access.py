@@ -1,4 +1,4 @@
-"""Who may see and act on which workshop.
+"""Access rules: which user may see and act on which workshop.
 
 Instructors see only the workshops they teach. A learner who opens an
 instructor page gets 403; an instructor who opens another instructor's
@@ -12,7 +12,7 @@ from .models import INSTRUCTORS_GROUP, Workshop
 
 
 def is_instructor(user) -> bool:
-    """True for superusers, the Instructors group and anyone teaching a workshop."""
+    """Return whether user is a superuser, in Instructors, or teaches a workshop."""
     if not user.is_authenticated or not user.is_active:
         return False
     if user.is_superuser:
@@ -36,17 +36,24 @@ def workshops_taught_by(user):
 
 
 def workshop_for_instructor(user, slug: str) -> Workshop:
-    """Return the workshop if user teaches it; raise 403 or 404 otherwise."""
+    """Return the workshop with this slug if user teaches it.
+
+    Raise PermissionDenied (403) for a user who is no instructor, and
+    Http404 when the workshop does not exist or another instructor teaches it.
+    """
     if not is_instructor(user):
         raise PermissionDenied("Only instructors can open this page.")
     workshop = workshops_taught_by(user).filter(slug=slug).first()
     if workshop is None:
-        raise Http404("No such workshop.")
+        raise Http404("Workshop not found among the workshops you teach.")
     return workshop
 
 
 def still_teaches(user_id, workshop_id) -> bool:
-    """True when the account is active and still teaches the workshop."""
+    """Return whether the account is active and still teaches the workshop.
+
+    A superuser counts as teaching every workshop.
+    """
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
@@ -56,7 +63,10 @@ def still_teaches(user_id, workshop_id) -> bool:
 
 
 def can_watch_session(user, session) -> bool:
-    """True when user teaches the workshop the session belongs to."""
+    """Return whether user teaches the workshop the session belongs to.
+
+    A superuser may watch every session, including one outside a workshop.
+    """
     if not user.is_authenticated or not user.is_active:
         return False
     if user.is_superuser:

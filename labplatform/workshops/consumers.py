@@ -22,8 +22,8 @@ def _taught_workshop(user, slug):
         return None
 
 
-# How often an open matrix socket checks that its user still teaches the
-# workshop, at the next update after this many seconds.
+# Seconds after which an open matrix socket checks again, at its next
+# update, that its user still teaches the workshop.
 REVALIDATE_SECONDS = 30
 
 
@@ -67,8 +67,9 @@ class WorkshopMatrixConsumer(AsyncWebsocketConsumer):
         return
 
     async def live_html(self, event):
-        # An instructor removed from the workshop, or a deactivated
-        # account, stops receiving learners' progress.
+        # An instructor removed from the workshop, or a deactivated account,
+        # stops receiving learners' progress at the first update after
+        # REVALIDATE_SECONDS.
         if time.monotonic() - self.checked_at >= REVALIDATE_SECONDS:
             allowed = await database_sync_to_async(still_teaches)(
                 self.scope["user"].pk, self.workshop_id

@@ -1,8 +1,9 @@
 """Push workshop changes to instructors' and learners' open pages.
 
 Instructor pages get the changed learner's matrix row and the summary
-row as out-of-band HTML; learner pages get broadcast messages. Like the
-session pushes, a failure to push is logged and never fails the caller.
+row as out-of-band HTML; learner pages get broadcast messages. push_html
+logs a failure to send and never raises. push_session_change also catches
+errors while building the row, so grading never fails over the matrix.
 """
 
 import logging
@@ -35,7 +36,7 @@ def push_learner_row(workshop, learner_id) -> None:
 
 
 def push_matrix(workshop) -> None:
-    """Ask open matrix pages to reload the whole table (learners joined)."""
+    """Ask open matrix pages to reload the whole table, after learners join."""
     push_html(
         workshop.group_name,
         '<div id="matrix-reload-signal" hx-swap-oob="true" data-reload="1"></div>',
@@ -50,7 +51,7 @@ def push_broadcast(broadcast) -> None:
 
 
 def push_session_change(session) -> None:
-    """Called by the session and grading services after any change."""
+    """Update the learner's matrix row after the session or a grading run changed."""
     if session.workshop_id is None or session.learner_id is None:
         return
     from .models import Workshop
@@ -61,5 +62,8 @@ def push_session_change(session) -> None:
             push_learner_row(workshop, session.learner_id)
         except Exception as error:  # noqa: BLE001 - a live view must not break grading
             logger.warning(
-                "Could not update the matrix of workshop %s: %s", workshop.slug, error
+                "Updating the matrix of workshop %s for session %s failed: %s",
+                workshop.slug,
+                session.id,
+                error,
             )

@@ -1,6 +1,6 @@
 """The progress matrix of a workshop: learners x labs x checks.
 
-Each cell holds a learner's latest lab session and latest grading run in
+Each cell contains a learner's latest lab session and latest grading run in
 this workshop. Only sessions started inside the workshop count, so an
 instructor never sees what a learner did elsewhere.
 """
@@ -160,7 +160,8 @@ class LabSummary:
     lab: LabColumn
     started: int
     finished: int
-    # (check title, learners whose latest run fails it), most first.
+    # The three checks failed by the most unfinished learners, as
+    # (check title, learner count), highest count first.
     stuck_on: list[tuple[str, int]]
 
 
@@ -196,7 +197,11 @@ FILTERS = {
 
 
 def filter_rows(rows: list[Row], *, lab: str, state: str, query: str) -> list[Row]:
-    """Keep rows whose cell for lab (or any lab) is in state and match query."""
+    """Return the rows whose username contains query and whose cells match state.
+
+    With lab set, only that lab's cell counts. Otherwise one matching cell is
+    enough, except for "completed", which needs every lab finished.
+    """
     query = query.strip().lower()
     kept = []
     for row in rows:

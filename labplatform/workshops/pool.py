@@ -1,11 +1,12 @@
 """Warm pools: lab environments built before learners ask for them.
 
-For each workshop with a warm pool, beat runs maintain_warm_pools. From
-WARM_POOL_LEAD_MINUTES before the start until the end, it keeps up to
-warm_pool_size unclaimed environments per open lab, never more than the
-seats still free for that lab; at the end, unclaimed ones are removed.
-Labs that need a dedicated cluster are not pooled: each would hold a
-whole cluster from the host's pool while nobody uses it.
+Celery beat runs maintain_warm_pools every 30 seconds, which maintains
+the pool of each workshop that has one. From WARM_POOL_LEAD_MINUTES before
+the start until the end, it keeps up to warm_pool_size unclaimed
+environments per open lab. A lab never gets more than its seats still
+free, and at the end the unclaimed ones are removed. Labs that need a
+dedicated cluster are not pooled, because each would take a whole cluster
+from the host's pool while nobody uses it.
 """
 
 import logging
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 def pool_target(workshop: Workshop, lab_slug: str, *, now) -> int:
-    """How many unclaimed environments the lab should have right now."""
+    """Return how many unclaimed environments the lab should have at now."""
     lead = timedelta(minutes=settings.WARM_POOL_LEAD_MINUTES)
     if workshop.warm_pool_size == 0 or not (
         workshop.starts_at - lead <= now < workshop.ends_at

@@ -37,15 +37,16 @@ JOIN_FAILURES_PER_LEARNER = Limit("join-code-learner", attempts=10, window_secon
 JOIN_FAILURES_PER_ADDRESS = Limit("join-code-address", attempts=100, window_seconds=900)
 
 
-class JoinRefused(Exception):
+class JoinRejected(Exception):
     """The join code is unknown, the workshop is over, or it is full."""
 
 
-class JoinThrottled(JoinRefused):
+class JoinThrottled(JoinRejected):
     """Too many wrong join codes from this learner or address."""
 
 
 def workshop_by_code(code: str) -> Workshop | None:
+    """Return the workshop with this join code, ignoring case and separators."""
     normalized = normalize_join_code(code)
     if not normalized:
         return None
@@ -91,19 +92,19 @@ def workshop_join(
         learner=learner, client_address=client_address, code=code
     )
     if workshop is None:
-        raise JoinRefused(
+        raise JoinRejected(
             "No workshop has this code. Check it with your instructor; codes "
             "are 8 letters and digits."
         )
     if workshop.has_ended():
-        raise JoinRefused(f"The workshop {workshop.title!r} has ended.")
+        raise JoinRejected(f"The workshop {workshop.title!r} has ended.")
     with transaction.atomic():
         # Lock the workshop so two learners cannot both take the last seat.
         Workshop.objects.select_for_update().filter(pk=workshop.pk).first()
         if Membership.objects.filter(workshop=workshop, learner=learner).exists():
             return workshop, False
         if workshop.memberships.count() >= workshop.capacity:
-            raise JoinRefused(
+            raise JoinRejected(
                 f"The workshop {workshop.title!r} is full ({workshop.capacity} "
                 "learners). Ask your instructor for a seat."
             )
@@ -120,7 +121,7 @@ def workshop_join(
 
 
 def workshop_for_lab(*, learner, lab_slug: str) -> Workshop | None:
-    """The open workshop the learner's new session of this lab belongs to.
+    """Return the open workshop that a new session of this lab belongs to.
 
     A learner in several open workshops is counted in the one joined last
     that offers the lab.
@@ -155,10 +156,11 @@ class ImportResult:
 def _read_import_rows(
     data: bytes, result: ImportResult
 ) -> list[tuple[int, dict]] | None:
-    """Parse the CSV; None when the file as a whole is unusable.
+    """Parse the CSV into (line number, values) pairs.
 
-    Problems of single lines are added to result.errors and reading goes
-    on, so the instructor sees every bad line at once.
+    Return None when the file as a whole is unusable. Problems on single
+    lines are added to result.errors and parsing continues, so the
+    instructor gets every bad line in one report.
     """
     if len(data) > MAX_IMPORT_BYTES:
         result.errors.append(
@@ -360,7 +362,10 @@ def learners_import_csv(*, workshop: Workshop, data: bytes, by) -> ImportResult:
     except IntegrityError as error:
         # Someone signed up with one of these names while the file was read.
         return ImportResult(
-            errors=[f"The import was undone because an account changed: {error}"]
+            errors=[
+                "The import was undone because an account was created or changed "
+                f"while it ran ({error}). Upload the file again."
+            ]
         )
     logger.info(
         "Instructor %s imported %d new and %d existing learners into workshop %s "
@@ -413,7 +418,7 @@ def current_broadcast(workshop: Workshop) -> Broadcast | None:
 
 
 def latest_broadcast_for(learner) -> Broadcast | None:
-    """The newest current message of the open workshops the learner is in."""
+    """Return the newest current broadcast of the learner's open workshops."""
     now = timezone.now()
     workshops = Workshop.objects.filter(
         memberships__learner=learner, starts_at__lte=now, ends_at__gt=now
@@ -423,7 +428,10 @@ def latest_broadcast_for(learner) -> Broadcast | None:
 
 
 def workshop_session(workshop: Workshop, session_id) -> LabSession | None:
-    """A session of the workshop, or None (another workshop's is not found)."""
+    """Return the workshop's session with this id, or None.
+
+    A session of another workshop, or of the warm pool, is not found.
+    """
     return (
         LabSession.objects.filter(pk=session_id, workshop=workshop)
         .exclude(learner=None)

@@ -23,7 +23,7 @@ from . import access, services
 from .export import export_csv, export_json
 from .forms import BroadcastForm, ImportForm, JoinForm, WorkshopForm
 from .matrix import FILTERS, build_rows, filter_rows, summarize
-from .models import Membership
+from .models import Broadcast, Membership
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +44,9 @@ def join(request, code: str = ""):
                 code=form.cleaned_data["code"],
                 client_address=client_address,
             )
-        except services.JoinRefused as refused:
-            form.add_error("code", str(refused))
-            if isinstance(refused, services.JoinThrottled):
+        except services.JoinRejected as rejection:
+            form.add_error("code", str(rejection))
+            if isinstance(rejection, services.JoinThrottled):
                 status = 429
         else:
             if joined:
@@ -54,7 +54,7 @@ def join(request, code: str = ""):
             else:
                 messages.info(request, f"You are already in {workshop.title}.")
             return redirect("progress")
-    workshop, refusal = None, ""
+    workshop, rejection = None, ""
     if code and request.method == "GET":
         # The link's code counts like a typed one: the page names the
         # workshop, which would otherwise confirm guessed codes.
@@ -62,8 +62,8 @@ def join(request, code: str = ""):
             workshop = services.workshop_by_code_limited(
                 learner=request.user, client_address=client_address, code=code
             )
-        except services.JoinThrottled as refused:
-            refusal, status = str(refused), 429
+        except services.JoinThrottled as throttled:
+            rejection, status = str(throttled), 429
     already_member = (
         workshop is not None
         and Membership.objects.filter(workshop=workshop, learner=request.user).exists()
@@ -74,7 +74,7 @@ def join(request, code: str = ""):
         {
             "form": form,
             "workshop": workshop,
-            "refusal": refusal,
+            "rejection": rejection,
             "already_member": already_member,
         },
         status=status,
@@ -83,7 +83,7 @@ def join(request, code: str = ""):
 
 @login_required
 def broadcast_banner(request):
-    """The learner's latest broadcast, polled by every page."""
+    """Render the learner's latest broadcast, which every page polls."""
     broadcast = services.latest_broadcast_for(request.user)
     return render(request, "workshops/_broadcast.html", {"broadcast": broadcast})
 
@@ -181,7 +181,7 @@ def _member_or_404(workshop, learner_id):
         .first()
     )
     if membership is None:
-        raise Http404("No such learner in this workshop.")
+        raise Http404("Learner not found in this workshop.")
     return membership.learner
 
 
@@ -229,7 +229,7 @@ def session_action(request, slug, session_id, action):
     workshop = access.workshop_for_instructor(request.user, slug)
     session = services.workshop_session(workshop, session_id)
     if session is None:
-        raise Http404("No such session in this workshop.")
+        raise Http404("Session not found in this workshop.")
     if session.status not in LabSession.LIVE_STATUSES:
         messages.error(request, "That session has already ended.")
     elif action == "extend":
@@ -256,7 +256,7 @@ def session_action(request, slug, session_id, action):
                 "fresh namespace.",
             )
     else:
-        raise Http404("No such action.")
+        raise Http404(f"Unknown session action {action!r}: use extend, end or reset.")
     return redirect(
         "workshop-learner", slug=workshop.slug, learner_id=session.learner_id
     )
@@ -290,7 +290,10 @@ def broadcast(request, slug):
         else:
             messages.success(request, "Message sent to every learner's page.")
     else:
-        messages.error(request, "Write a message of at most 500 characters.")
+        messages.error(
+            request,
+            f"Write a message of at most {Broadcast.MAX_LENGTH} characters.",
+        )
     return redirect("workshop-matrix", slug=workshop.slug)
 
 
@@ -306,7 +309,7 @@ def export(request, slug, fmt):
             content_type="application/json",
         )
     else:
-        raise Http404("Export as csv or json.")
+        raise Http404(f"Unknown export format {fmt!r}: use csv or json.")
     response["Content-Disposition"] = (
         f'attachment; filename="{workshop.slug}-progress-{stamp}.{fmt}"'
     )
@@ -339,10 +342,10 @@ def recording_file(request, slug, recording_id):
         pk=recording_id, session__workshop=workshop
     ).first()
     if recording is None:
-        raise Http404("No such recording in this workshop.")
+        raise Http404("Recording not found in this workshop.")
     path = recording_path(recording)
     if not path.is_file():
-        raise Http404("The recording file is gone.")
+        raise Http404("The recording's file is missing from RECORDINGS_DIR.")
     response = FileResponse(open(path, "rb"), content_type="application/x-asciicast")
     response["Cache-Control"] = "no-store"
     return response

@@ -60,7 +60,9 @@ def test_join_link_sends_anonymous_visitor_to_login_and_back(make_workshop, clie
         ("full", b"is full (1 learners)"),
     ],
 )
-def test_join_refusals_say_why(setup, message, make_user, make_workshop, client_for):
+def test_join_rejections_explain_why(
+    setup, message, make_user, make_workshop, client_for
+):
     now = timezone.now()
     fields = {}
     if setup == "ended":

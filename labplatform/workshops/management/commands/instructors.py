@@ -16,8 +16,14 @@ class Command(BaseCommand):
     help = "Manage who may create workshops (the Instructors group)."
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=["add", "remove", "list"])
-        parser.add_argument("usernames", nargs="*")
+        parser.add_argument(
+            "action",
+            choices=["add", "remove", "list"],
+            help="Add users to the Instructors group, remove them, or list it.",
+        )
+        parser.add_argument(
+            "usernames", nargs="*", help="Usernames of existing accounts."
+        )
 
     def handle(self, *args, action, usernames, **options):
         group, _ = Group.objects.get_or_create(name=INSTRUCTORS_GROUP)
