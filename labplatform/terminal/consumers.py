@@ -7,7 +7,7 @@ character split across two frames stays intact) and JSON text frames
 {"type": "exit"} or {"type": "error", "message": str}.
 
 Flow control: after every MARK_EVERY_BYTES of output the server sends
-{"type": "mark", "id": str}, a random id, and the browser answers
+{"type": "mark", "id": str}, a random id, and the browser replies with
 {"type": "ack", "mark": id} once it has drawn everything before the
 mark. Reading from the shell pauses while more than OUTPUT_WINDOW_BYTES
 are sent but not acknowledged. A client only learns an id by reading
@@ -332,8 +332,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message):
         # Channels closes stale database connections before every handler,
         # a thread-pool round trip that doubled the keystroke echo time.
-        # receive() never touches the database; the other handlers still
-        # get the clean-up.
+        # receive() never touches the database, so it skips the clean-up,
+        # and the other handlers still get it.
         if message["type"] == "websocket.receive":
             await self.websocket_receive(message)
             return

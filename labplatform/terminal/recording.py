@@ -95,7 +95,10 @@ def prune_session_recordings(session, *, room_for: int) -> None:
 
 
 class Recorder:
-    """Write one terminal's output to an asciicast v2 file, up to a size cap."""
+    """Write one terminal's output to an asciicast v2 file, up to max_bytes.
+
+    The end marker written at the cap may take the file a line past it.
+    """
 
     def __init__(self, recording: TerminalRecording, *, max_bytes: int):
         self.recording = recording
@@ -126,8 +129,8 @@ class Recorder:
         """Create the database row and the file; call from sync code.
 
         Return None for a session outside any workshop, because no
-        instructor may replay its recording and its learner was never told
-        of one.
+        instructor may replay its recording and its learner was never
+        informed of one.
         """
         if session.workshop_id is None:
             return None

@@ -150,7 +150,9 @@ async def open_shell(
         kubectl = await loop.run_in_executor(None, kubectl_path)
         tools = await loop.run_in_executor(None, shared_tools, kubectl)
     except kube.ClusterError as error:
-        raise ShellStartError(f"cluster unavailable: {error}") from None
+        raise ShellStartError(
+            f"The cluster is unavailable ({error}). Reload the page to try again."
+        ) from None
 
     lab = get_catalog().lab(session.lab_slug)
     workspace = prepare_workspace(
@@ -206,5 +208,7 @@ async def open_exec_shell(*, session: LabSession, on_output, on_exit) -> ExecShe
     try:
         target = await loop.run_in_executor(None, _exec_target, session)
     except kube.ClusterError as error:
-        raise ShellStartError(f"cluster unavailable: {error}") from None
+        raise ShellStartError(
+            f"The cluster is unavailable ({error}). Reload the page to try again."
+        ) from None
     return ExecShell(target=target, on_output=on_output, on_exit=on_exit)

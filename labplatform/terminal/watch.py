@@ -30,7 +30,8 @@ from .recording import read_events, recording_path
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1
-# How often the row is re-read to notice a new or ended recording.
+# Seconds between reads of the database to notice a new or ended recording
+# and rights that ended.
 REFRESH_SECONDS = 1.0
 CLOSE_FORBIDDEN = 4403
 
@@ -55,7 +56,7 @@ def _latest_recording(session_id) -> TerminalRecording | None:
 
 
 def _watch_ended_reason(session_id, user_id) -> str:
-    """Why the watch must stop now (session over, rights gone), else ""."""
+    """Return why the watch must stop now (session over, rights gone), or ""."""
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.filter(pk=user_id).first()
@@ -85,8 +86,8 @@ class TerminalWatchConsumer(AsyncWebsocketConsumer):
         session = await database_sync_to_async(_watchable_session)(session_id, user)
         if session is None:
             logger.warning(
-                "Terminal watch for session %s by %s rejected: not an instructor "
-                "of its workshop",
+                "Terminal watch for session %s by %s rejected: session not found "
+                "or the user does not teach its workshop",
                 session_id,
                 user.get_username(),
             )

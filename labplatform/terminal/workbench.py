@@ -9,7 +9,8 @@ from labplatform.cluster.manifests import WORKBENCH_CONTAINER, WORKBENCH_POD
 from .backends import ShellStartError
 
 POLL_SECONDS = 1.0
-# Waiting reasons that will not clear by waiting longer.
+# Container waiting reasons that end the wait at once. The kubelet keeps
+# retrying them, but they need the host's fix, not a longer wait.
 IMAGE_REASONS = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
 )
@@ -23,7 +24,7 @@ class WorkbenchNotReady(ShellStartError):
 
 
 def workbench_state(pod: dict | None) -> tuple[bool, str, bool]:
-    """Judge a workbench pod: (ready, why not, whether waiting can help)."""
+    """Return (ready, problem message, whether waiting may help) for a pod."""
     if pod is None:
         return (
             False,
@@ -102,11 +103,11 @@ def wait_for_workbench(
     timeout: float,
     read: Callable[[], dict | None] | None = None,
 ) -> None:
-    """Return once the workbench pod runs; raise WorkbenchNotReady otherwise.
+    """Return once the workbench pod runs, or raise WorkbenchNotReady.
 
     Problems that waiting cannot fix (no pod, an image that cannot be
-    pulled) raise at once; others raise after timeout seconds with the
-    last reason seen.
+    pulled) raise at once. Others raise after timeout seconds, with the
+    last problem seen.
     """
     read = read or (lambda: kube.get("v1", "Pod", WORKBENCH_POD, namespace))
     deadline = time.monotonic() + timeout

@@ -5,7 +5,7 @@ The web process opens the Kubernetes exec websocket
 authenticated with the learner's own ServiceAccount token and checking
 the server's certificate against the cluster CA. The platform's own
 credentials never reach this connection, so RBAC judges the learner: the
-API server refuses an exec into any namespace but theirs.
+API server rejects an exec into any namespace but theirs.
 
 Wire format, as Kubernetes' wsstream package defines it: every binary
 message starts with one channel byte. 0 is stdin, 1 stdout, 2 stderr,
@@ -170,7 +170,7 @@ def parse_exit_status(payload: bytes) -> ExitStatus:
 
 
 def _status_message(body: bytes) -> str:
-    """Return the message of a Kubernetes Status body, else "" when it is none."""
+    """Return the message of a Kubernetes Status body, or "" for any other body."""
     try:
         status = json.loads(body.decode("utf-8", errors="replace"))
     except ValueError:
@@ -265,9 +265,9 @@ class ExecShell:
             return await self._connect(SUBPROTOCOLS)
         except InvalidStatus as error:
             response = error.response
-            # A server that rejects v5 outright (an older kubelet behind a
-            # proxy answers 403 with an empty body, where RBAC denials carry
-            # a Status) gets one more try with v4 alone.
+            # A server that rejects v5 outright gets one more try with v4
+            # alone. An older kubelet behind a proxy returns 403 with an empty
+            # body, while an RBAC denial carries a Status message.
             if response.status_code in (400, 403) and not _status_message(
                 response.body or b""
             ):
@@ -282,8 +282,8 @@ class ExecShell:
                 try:
                     return await self._connect((SUBPROTOCOL_V4,))
                 except InvalidStatus as retry_error:
-                    raise self._refused(retry_error) from None
-            raise self._refused(error) from None
+                    raise self._rejection_error(retry_error) from None
+            raise self._rejection_error(error) from None
 
     async def _connect(self, subprotocols: Sequence[str]) -> ClientConnection:
         url = exec_url(self.target)
@@ -299,8 +299,8 @@ class ExecShell:
                 proxy=None,
                 compression=None,
                 open_timeout=self.connect_timeout,
-                # Pings are sent by _heartbeat, which knows when reading is
-                # paused on purpose.
+                # _heartbeat sends the pings, because it skips them while
+                # reading is paused on purpose.
                 ping_interval=None,
                 ping_timeout=None,
                 close_timeout=CLOSE_TIMEOUT_SECONDS,
@@ -318,7 +318,7 @@ class ExecShell:
             ) from None
         except TimeoutError:
             raise ExecStartError(
-                f"The API server at {self.target.server_url} did not answer the "
+                f"The API server at {self.target.server_url} did not respond to the "
                 f"terminal connection within {self.connect_timeout:g} s. Check that "
                 "the cluster is running, then reload the page."
             ) from None
@@ -334,7 +334,8 @@ class ExecShell:
                 "then reload the page."
             ) from None
 
-    def _refused(self, error: InvalidStatus) -> ExecStartError:
+    def _rejection_error(self, error: InvalidStatus) -> ExecStartError:
+        """Build the learner's message for a handshake the API server rejected."""
         status = error.response.status_code
         detail = _status_message(error.response.body or b"")
         where = f"pod {self.target.pod} in namespace {self.target.namespace}"
@@ -354,11 +355,11 @@ class ExecShell:
                 "create it again."
             )
         else:
-            text = f"The API server refused a shell in {where} (HTTP {status})" + (
+            text = f"The API server rejected a shell in {where} (HTTP {status})" + (
                 f": {detail}" if detail else "."
             )
         logger.warning(
-            "Exec terminal to pod %s/%s refused with HTTP %d: %s",
+            "Exec terminal to pod %s/%s rejected with HTTP %d: %s",
             self.target.namespace,
             self.target.pod,
             status,
@@ -383,7 +384,7 @@ class ExecShell:
                 channel, payload = message[0], message[1:]
                 if channel in (CHANNEL_STDOUT, CHANNEL_STDERR):
                     # The first message on the lowest output channel is
-                    # empty; it only says the stream is ready.
+                    # empty and only signals that the stream is ready.
                     if payload and not self._finished:
                         self.on_output(payload)
                 elif channel == CHANNEL_ERROR:
@@ -449,7 +450,7 @@ class ExecShell:
                 if self.reading and silent >= self.stall_seconds:
                     self._finish_stalled(
                         f"the workbench sent nothing for {silent:.0f} s and did not "
-                        "answer pings"
+                        "respond to pings"
                     )
                     return
             except ConnectionClosed:
@@ -457,19 +458,20 @@ class ExecShell:
             else:
                 self._last_heard = loop.time()
 
-    def _finish_stalled(self, why: str) -> None:
+    def _finish_stalled(self, reason: str) -> None:
         logger.warning(
             "Exec terminal to pod %s/%s stalled: %s",
             self.target.namespace,
             self.target.pod,
-            why,
+            reason,
         )
         self._finish(
-            f"The terminal stopped because {why}. Reload the page to reconnect.",
+            f"The terminal stopped because {reason}. Reload the page to reconnect.",
             code=None,
         )
         if self.socket is not None:
-            # Abort: a stalled peer would not answer a close handshake.
+            # Abort, because a stalled peer would not complete a close
+            # handshake.
             self.socket.transport.abort()
 
     def _finish(self, notice: str, *, code: int | None) -> None:

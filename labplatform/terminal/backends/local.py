@@ -28,7 +28,7 @@ from ..workspace import SANDBOX_API_ADDRESS, SANDBOX_UID, Workspace
 logger = logging.getLogger(__name__)
 
 READ_SIZE = 65536
-# Output gathered from the PTY into one frame while more is waiting.
+# Max output gathered from the PTY into one frame while more is waiting.
 READ_BATCH_BYTES = 256 * 1024
 # Concurrent API connections one sandbox may hold; kubectl uses one or two.
 MAX_RELAY_CONNECTIONS = 32
@@ -274,7 +274,7 @@ class LocalShell:
 
     def _read_ready(self) -> None:
         assert self.process is not None
-        # A PTY hands out about 4 KiB per read. Reading on while more is
+        # A Linux PTY returns about 4 KiB per read. Reading on while more is
         # waiting sends a flood as fewer, larger frames, while a lone
         # keystroke's echo still goes out at once.
         chunks: list[bytes] = []
