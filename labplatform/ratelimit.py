@@ -3,7 +3,7 @@
 A fixed window per key: the first attempt starts a window of
 ``window_seconds`` and every attempt in it increments one counter, so all
 web processes share the count. Used where a guess is cheap for the caller
-and the answer is worth something, such as workshop join codes.
+and a correct guess is worth something, such as workshop join codes.
 """
 
 import logging
@@ -30,7 +30,7 @@ def _client() -> redis.Redis:
 
 @dataclass(frozen=True)
 class Limit:
-    """At most ``attempts`` per ``window_seconds`` for each key of ``scope``."""
+    """A limit of ``attempts`` per ``window_seconds`` for each key of ``scope``."""
 
     scope: str
     attempts: int
@@ -42,15 +42,17 @@ class Limit:
     def retry_after(self, ident: str) -> int:
         """Return the seconds until ident may try again, 0 when it may now.
 
-        When Redis cannot be reached the caller is let through and the
-        failure is logged: refusing every learner because Redis blinked
-        would hurt more than a few unlimited guesses.
+        When Redis cannot be reached, the caller is let through and the
+        failure is logged, because rejecting every learner during a Redis
+        outage would hurt more than a few unlimited guesses.
         """
         key = self._key(ident)
         try:
             count, ttl = _client().pipeline().get(key).ttl(key).execute()
         except redis.RedisError as error:
-            logger.warning("Rate limit %s not checked: %s", self.scope, error)
+            logger.warning(
+                "Rate limit %s not checked for %s: %s", self.scope, ident, error
+            )
             return 0
         if count is None or int(count) < self.attempts:
             return 0
@@ -66,4 +68,6 @@ class Limit:
             pipeline.expire(key, self.window_seconds, nx=True)
             pipeline.execute()
         except redis.RedisError as error:
-            logger.warning("Rate limit %s not counted: %s", self.scope, error)
+            logger.warning(
+                "Rate limit %s not counted for %s: %s", self.scope, ident, error
+            )

@@ -25,8 +25,11 @@ def push_html(group: str, html: str) -> None:
 
 
 def push_session_status(session, *, matrix: bool = True) -> None:
-    """Send the session's status; matrix=False skips the instructors' matrix
-    (for progress lines, which do not change what the matrix shows)."""
+    """Send the session's status to its pages and its workshop's matrix.
+
+    matrix=False skips the instructors' matrix, for progress lines that do
+    not change what the matrix shows.
+    """
     html = render_to_string(
         "labs/_session_status.html", {"session": session, "oob": True}
     )

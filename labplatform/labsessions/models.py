@@ -159,7 +159,8 @@ class PoolCluster(models.Model):
         FREE = "free", "Free"
         LEASED = "leased", "Leased"
         RECYCLING = "recycling", "Recycling"
-        # The recycle command failed; a host must look before reuse.
+        # The recycle command failed, so the cluster stays out of the pool
+        # until a host checks it and runs `manage.py clusterpool free NAME`.
         BROKEN = "broken", "Broken"
 
     name = models.SlugField(max_length=63, unique=True)

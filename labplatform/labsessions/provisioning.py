@@ -38,7 +38,7 @@ POLICY_REFRESH_SECONDS = 300
 
 
 def ensure_platform_policies() -> None:
-    """Install the cluster-wide guard policies, at most every few minutes.
+    """Install the cluster-wide guard policies, at most once per refresh period.
 
     Applying them is idempotent, but four calls in every provisioning
     task add up when a room of learners starts at once. A policy deleted
@@ -133,9 +133,9 @@ def assign_environment(
 ) -> None:
     """Put the learner's name and labels on a namespace built for the pool.
 
-    NOTE: objects inside the namespace keep the pool's learner label; only
-    the namespace says whose it is now. Relabelling every object would
-    cost one API call each while the learner waits for nothing.
+    NOTE: objects inside the namespace keep the pool's learner label, so
+    only the namespace's labels name the learner. Relabelling every object
+    would cost one API call per object and give the learner nothing.
     """
     kube.apply(
         manifests.make_namespace(
@@ -178,7 +178,8 @@ def load_workbench_files(lab: Lab) -> dict[str, str]:
 
 
 def api_server_addresses() -> list[tuple[str, int]]:
-    """Return the kubernetes Service's cluster IP and endpoints, with ports."""
+    """Return (address, port) pairs of the API server: the default/kubernetes
+    Service's cluster IPs and its EndpointSlice addresses."""
     addresses: list[tuple[str, int]] = []
     service = kube.get("v1", "Service", "kubernetes", "default")
     if service is not None:
@@ -204,8 +205,8 @@ def api_server_addresses() -> list[tuple[str, int]]:
 def build_workbench(*, lab: Lab, namespace: str, labels: dict) -> None:
     """Create the workbench pod that the exec terminal backend opens shells in.
 
-    A pod's spec cannot change once created, so an existing workbench is
-    left as it is; Reset lab gives a new namespace and a fresh one.
+    A pod's spec cannot change once created, so an existing workbench pod
+    is left as it is. Reset lab creates a new namespace with a fresh pod.
     """
     files = load_workbench_files(lab)
     kube.apply(

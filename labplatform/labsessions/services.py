@@ -74,7 +74,10 @@ def _lease_cluster(session: LabSession) -> PoolCluster:
 
 
 def _release_cluster(session: LabSession) -> None:
-    """Return the session's dedicated cluster, through its recycle step if any."""
+    """Release the session's dedicated cluster to the pool.
+
+    A cluster with a recycle command goes through recycle_cluster first.
+    """
     from .tasks import recycle_cluster
 
     cluster = PoolCluster.objects.filter(session=session).first()
@@ -102,7 +105,7 @@ def _release_cluster(session: LabSession) -> None:
 
 
 def cluster_recycle(*, cluster_id) -> PoolCluster | None:
-    """Run the host's recycle command; free the cluster, or mark it broken."""
+    """Run the host's recycle command, then free the cluster or mark it broken."""
     cluster = PoolCluster.objects.filter(
         pk=cluster_id, state=PoolCluster.State.RECYCLING
     ).first()
@@ -131,8 +134,8 @@ def cluster_recycle(*, cluster_id) -> PoolCluster | None:
         )
     except subprocess.TimeoutExpired:
         problem = (
-            f"no result after {settings.CLUSTER_RECYCLE_TIMEOUT_SECONDS} s; "
-            "the command was stopped"
+            f"timed out after {settings.CLUSTER_RECYCLE_TIMEOUT_SECONDS} s, "
+            "so the command was killed"
         )
     except OSError as error:
         problem = f"could not run the command: {error}"
@@ -278,8 +281,9 @@ def session_start(*, learner, lab_slug: str) -> tuple[LabSession, bool]:
 def _claim_pooled(*, workshop, learner, lab_slug: str, now) -> LabSession | None:
     """Give the learner a ready environment from the workshop's warm pool.
 
-    The conditional update claims a session only if nobody else did in
-    the meantime, on every database.
+    Each conditional update claims a session only if no other learner
+    claimed it first, and that works on every database backend. Up to five
+    of the oldest ready sessions are tried.
     """
     candidates = LabSession.objects.filter(
         workshop=workshop,
@@ -289,18 +293,21 @@ def _claim_pooled(*, workshop, learner, lab_slug: str, now) -> LabSession | None
         expires_at__gt=now,
     ).order_by("created_at")
     for candidate in candidates[:5]:
-        taken = LabSession.objects.filter(pk=candidate.pk, learner=None).update(
+        claimed_count = LabSession.objects.filter(pk=candidate.pk, learner=None).update(
             learner=learner,
             expires_at=now + timedelta(minutes=settings.LAB_SESSION_MINUTES),
         )
-        if taken:
+        if claimed_count:
             return LabSession.objects.get(pk=candidate.pk)
     return None
 
 
 def session_adopt(*, session_id) -> None:
-    """Label a claimed warm-pool namespace with its learner, for people
-    reading kubectl output; the learner can already work without it."""
+    """Label a claimed warm-pool namespace with its learner.
+
+    The labels are for people reading kubectl output. The learner can
+    already work without them.
+    """
     session = LabSession.objects.select_related("learner").filter(pk=session_id).first()
     if session is None or session.learner_id is None or not session.is_active:
         return

@@ -93,9 +93,9 @@ def check_cluster_version() -> Finding:
         return Finding(
             "cluster version",
             ERROR,
-            f"the API server at {host} answered {error.status} {error.reason}.",
+            f"the API server at {host} returned {error.status} {error.reason}.",
             "Check the credentials in the kubeconfig; an expired token or "
-            "certificate answers 401.",
+            "certificate gets 401.",
         )
     except urllib3.exceptions.HTTPError as error:
         return Finding(
@@ -154,8 +154,9 @@ def check_pod_security(namespace: str) -> Finding:
     """Dry-run a privileged pod into a restricted scratch namespace."""
     try:
         kube.apply(make_probe_namespace(namespace))
-        # Pod admission needs the default ServiceAccount before Pod Security
-        # sees the pod, and the controller-manager creates it only later.
+        # Admission rejects a pod before Pod Security evaluates it while the
+        # namespace has no default ServiceAccount, and the controller-manager
+        # creates that account only a moment later.
         kube.apply(
             manifests.make_default_service_account(
                 namespace=namespace,
@@ -323,7 +324,7 @@ def check_terminal_backend() -> Finding:
                 "its tag; on kind, create-cluster.sh loads it into the nodes.",
             )
         # NOTE: whether the nodes can pull the image shows only when the first
-        # workbench pod starts; this check cannot see the nodes' images.
+        # workbench pod starts, because this check cannot see the nodes' images.
         return Finding(
             "terminal backend",
             OK,
@@ -358,7 +359,7 @@ def run_checks() -> Iterator[Finding]:
         finally:
             _delete_probe_namespace(probe_namespace)
     else:
-        yield _skipped("pod security admission", "the API server is unreachable")
+        yield _skipped("pod security admission", "the cluster version check failed")
         yield check_audit_log(None)
 
     for check in CHECKS_WITHOUT_CLUSTER:

@@ -27,8 +27,9 @@ class Command(BaseCommand):
         add.add_argument(
             "--recycle-command",
             default="",
-            help="Command run after each session to rebuild the cluster; it gets "
-            "LABPLATFORM_CLUSTER_NAME and LABPLATFORM_CLUSTER_KUBECONFIG.",
+            help="Command run after each session to rebuild the cluster. Its "
+            "environment contains LABPLATFORM_CLUSTER_NAME and "
+            "LABPLATFORM_CLUSTER_KUBECONFIG.",
         )
         free = commands.add_parser(
             "free", help="Return a broken cluster to the pool after fixing it."
@@ -62,7 +63,10 @@ class Command(BaseCommand):
             name=name, state=PoolCluster.State.BROKEN
         ).update(state=PoolCluster.State.FREE, last_error="")
         if not updated:
-            raise CommandError(f"No broken cluster {name!r} in the pool.")
+            raise CommandError(
+                f"No broken cluster named {name!r} in the pool; see "
+                "manage.py clusterpool list."
+            )
         self.stdout.write(f"{name} is back in the pool.")
 
     def handle_remove(self, *, name, **options):

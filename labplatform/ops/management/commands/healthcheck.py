@@ -2,7 +2,7 @@
 
 The platform's image has no shell and no curl, so Docker health checks and
 Kubernetes exec probes run this command: exit code 0 when healthy, 1 with
-one line on stderr saying why not.
+one line on stderr that names the failure.
 """
 
 import socket
@@ -19,7 +19,7 @@ TIMEOUT_SECONDS = 5
 class Command(BaseCommand):
     help = (
         "Exit 0 when the named process is healthy: web (its /readyz returns 200), "
-        "worker (the Celery worker on this host answers a ping) or beat (the "
+        "worker (the Celery worker on this host replies to a ping) or beat (the "
         "broker is reachable)."
     )
     # Health checks run every few seconds, and the system checks would add
@@ -27,7 +27,11 @@ class Command(BaseCommand):
     requires_system_checks = []
 
     def add_arguments(self, parser):
-        parser.add_argument("process", choices=["web", "worker", "beat"])
+        parser.add_argument(
+            "process",
+            choices=["web", "worker", "beat"],
+            help="The platform process to check.",
+        )
         parser.add_argument(
             "--port",
             type=int,
