@@ -64,6 +64,10 @@ class Stack:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "labplatform.settings",
             "LABPLATFORM_VAR_DIR": str(self.work),
+            # A private database, whatever the caller's environment names
+            # (CI points LABPLATFORM_DATABASE_URL at its PostgreSQL).
+            "LABPLATFORM_DATABASE_URL": f"sqlite:///{self.work / 'db.sqlite3'}",
+            "LABPLATFORM_RECORDINGS_DIR": str(self.work / "recordings"),
             "LABPLATFORM_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "LABPLATFORM_TERMINAL_WORKSPACE_DIR": str(self.work / "workspaces"),
             "LABPLATFORM_LOG_LEVEL": "WARNING",
