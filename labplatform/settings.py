@@ -211,7 +211,7 @@ LAB_PROVISION_DEADLINE_SECONDS = env.get_int("LAB_PROVISION_DEADLINE_SECONDS", 6
 TERMINAL_BACKEND = env.get_str("TERMINAL_BACKEND", "local")
 # The learner's shell image for the exec backend (deploy/workbench/).
 WORKBENCH_IMAGE = env.get_str("WORKBENCH_IMAGE", "labplatform/workbench:0.1.0")
-# How long a terminal waits for the workbench pod to be Running.
+# Seconds a terminal waits for the workbench pod to be Running.
 WORKBENCH_START_SECONDS = env.get_int("WORKBENCH_START_SECONDS", 60)
 # A terminal with no input for this long is closed and its shell ended.
 TERMINAL_IDLE_SECONDS = env.get_int("TERMINAL_IDLE_SECONDS", 1800)
@@ -238,10 +238,10 @@ SESSION_EXTEND_MINUTES = env.get_int("SESSION_EXTEND_MINUTES", 30)
 # grading mostly wait on the API server, so more processes than cores help
 # when a room starts labs together.
 WORKER_CONCURRENCY = env.get_int("WORKER_CONCURRENCY", 4)
-# A dedicated cluster's recycle command is stopped after this long, and
+# Seconds after which a dedicated cluster's recycle command is killed and
 # the cluster marked broken.
 CLUSTER_RECYCLE_TIMEOUT_SECONDS = env.get_int("CLUSTER_RECYCLE_TIMEOUT_SECONDS", 900)
-# How long before a workshop starts its warm pool begins to fill.
+# Minutes before a workshop's start at which its warm pool begins to fill.
 WARM_POOL_LEAD_MINUTES = env.get_int("WARM_POOL_LEAD_MINUTES", 30)
 
 LOGGING = {

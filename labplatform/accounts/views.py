@@ -45,7 +45,7 @@ def signup(request):
     if request.method == "POST" and form.is_valid():
         user = form.save()
         # Two backends are configured (passwords and single sign-on), so
-        # Django must be told which one vouched for this user.
+        # login() needs the one that authenticated this user.
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         logger.info("Learner %s signed up", user.get_username())
         target = request.GET.get("next", "")

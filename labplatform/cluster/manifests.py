@@ -529,10 +529,11 @@ def make_workbench_network_policy(
     """Let the workbench reach the API server, which default-deny blocks.
 
     api_addresses contains the kubernetes Service's cluster IP with port 443
-    and its endpoints with their port. Plugins differ on whether a policy
-    sees the Service address or the endpoint after translation, so both
-    are listed. Nothing else opens: the learner's kubectl needs only the
-    API server, and DNS stays with allow-dns.
+    and its endpoints with their port. Network plugins differ on whether a
+    policy matches the Service address or the endpoint address after
+    translation, so both are listed. Nothing else opens, because the
+    learner's kubectl needs only the API server, and DNS stays with
+    allow-dns.
     """
     rules = [
         {

@@ -62,7 +62,7 @@ def lab_detail(request, slug):
 
 @login_required
 def progress(request):
-    """The learner's dashboard: progress per module, live labs, workshops."""
+    """Render the learner's dashboard: progress per module, live labs, workshops."""
     catalog = get_catalog()
     rows = progress_by_lab(request.user)
     live = {
@@ -83,7 +83,8 @@ def progress(request):
             if item["progress"] and item["progress"].status == "completed"
         )
         modules.append({"module": module, "labs": labs, "finished": finished})
-    # Where to resume: the newest live lab, else the lab last worked on.
+    # Where to resume: the newest live lab, else the unfinished lab worked on
+    # most recently.
     resume = None
     if live:
         newest = max(live.values(), key=lambda session: session.created_at)

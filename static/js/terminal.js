@@ -58,8 +58,9 @@
           term.write("\r\n[shell exited; reload the page for a new one]\r\n");
         } else if (message.type === "mark") {
           // Acknowledge the mark once xterm.js has drawn the output before
-          // it (writes run in order); the server pauses the shell while too
-          // much output is unacknowledged.
+          // it, which the write callback signals because writes run in order.
+          // The server pauses the shell while too much output is
+          // unacknowledged.
           term.write("", function () { send({ type: "ack", mark: message.id }); });
         }
         return;

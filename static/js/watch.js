@@ -1,10 +1,10 @@
 // Instructor pages: a read-only view of a learner's live terminal, and
 // replay of recorded terminals with asciinema-player.
 //
-// The live view never sends anything to the server, and the terminal is
-// built so that what the learner's programs print cannot act on the
-// instructor's browser: no clipboard access (no OSC 52 handler is
-// loaded), no window operations, and links (OSC 8) that do nothing.
+// The live view never sends anything to the server. Its terminal is built
+// so that what the learner's programs print cannot act on the instructor's
+// browser. It has no clipboard access (no OSC 52 handler is loaded), no
+// window operations, and links (OSC 8) that do nothing.
 (function () {
   "use strict";
 
