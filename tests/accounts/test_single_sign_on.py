@@ -183,7 +183,7 @@ def sign_in(client, provider) -> object:
     return client.get(f"{path.path}?{path.query}")
 
 
-def test_login_page_offers_single_sign_on_only_when_configured(client, settings):
+def test_sso_button_shown_only_when_configured(client, settings):
     assert b"Sign in with" not in client.get("/accounts/login/").content
 
     with Provider() as running:
@@ -207,12 +207,14 @@ def test_login_page_offers_single_sign_on_only_when_configured(client, settings)
     assert 'action="/sso/oidc/sso/login/?next=/progress/"' in page
 
 
-def test_first_sign_in_creates_the_account_and_logs_in(client, provider):
+def test_first_sso_sign_in_creates_account(client, provider):
     back = sign_in(client, provider)
 
-    assert back.status_code == 302 and back["Location"] == "/progress/"
+    assert back.status_code == 302
+    assert back["Location"] == "/progress/"
     user = get_user_model().objects.get(email="grace@example.org")
-    assert user.username == "grace.h" and user.first_name == "Grace"
+    assert user.username == "grace.h"
+    assert user.first_name == "Grace"
     assert client.get("/progress/").status_code == 200
     assert not user.has_usable_password()
 
@@ -222,7 +224,7 @@ def test_first_sign_in_creates_the_account_and_logs_in(client, provider):
     assert get_user_model().objects.filter(email="grace@example.org").count() == 1
 
 
-def test_a_forged_callback_logs_nobody_in(client, provider):
+def test_forged_sso_callback_logs_nobody_in(client, provider):
     client.post("/sso/oidc/sso/login/")
 
     answer = client.get("/sso/oidc/sso/login/callback/?code=made-up&state=made-up")

@@ -109,5 +109,6 @@ def test_watch_view_is_read_only_and_inert(workshop, start_ready_session, page_f
     assert page.evaluate("navigator.clipboard.readText()") == SENTINEL
     assert page.evaluate("window.pwned") is None
     assert page.evaluate(size) == before
-    assert dialogs == [] and popups == []
+    assert dialogs == []
+    assert popups == []
     assert session.namespace in page.inner_text("#sessions")

@@ -128,7 +128,8 @@ def test_only_instructors_group_creates_workshops(two_workshops, client_for):
 
     assert response.status_code == 302
     friday = two_workshops["alice"].instructed_workshops.get(slug="friday")
-    assert friday.capacity == 40 and len(friday.join_code) == 8
+    assert friday.capacity == 40
+    assert len(friday.join_code) == 8
 
 
 def test_workshop_must_end_after_it_starts(two_workshops, client_for):

@@ -234,7 +234,7 @@ def _record(session, text: bytes):
     return recorder.recording
 
 
-def test_ending_labs_over_and_over_cannot_fill_the_disk(recorded_learner, settings):
+def test_repeated_lab_ends_cannot_fill_disk(recorded_learner, settings):
     learner, workshop = recorded_learner
     settings.RECORDING_MAX_BYTES = 3000
     settings.RECORDING_MAX_BYTES_PER_SESSION = 7000
@@ -252,8 +252,8 @@ def test_ending_labs_over_and_over_cannot_fill_the_disk(recorded_learner, settin
 
 
 def test_open_recordings_count_by_file_size(recorded_learner, settings):
-    """A recording still open (or left open by a web process that died)
-    says 0 bytes in its row; its file still counts."""
+    """A recording still open, or left open by a web process that died,
+    stores 0 bytes in its row, but its file size still counts."""
     learner, workshop = recorded_learner
     settings.RECORDING_MAX_BYTES = 3000
     settings.RECORDING_MAX_BYTES_PER_SESSION = 100000
@@ -284,7 +284,7 @@ def test_no_recording_outside_a_workshop(make_user, settings, tmp_path):
     assert not settings.RECORDINGS_DIR.exists()
 
 
-def test_watcher_gets_past_a_line_longer_than_a_read(recorded_learner, settings):
+def test_watcher_reads_past_long_line(recorded_learner, settings):
     """Control characters grow sixfold as JSON escapes, so one output chunk
     can make a line of several MiB; the live view must not stall on it."""
     learner, workshop = recorded_learner

@@ -123,7 +123,8 @@ async def test_matrix_socket_refuses_non_instructors(workshop_world, who):
     matrix = await socket_for(workshop_world[who], "/ws/workshops/live-class/matrix/")
     connected, code = await matrix.connect()
 
-    assert not connected and code == 4403
+    assert not connected
+    assert code == 4403
 
 
 async def test_instructor_watches_read_only_and_replays(
@@ -192,7 +193,8 @@ async def test_watch_is_refused_to_others_and_without_origin(
     )
     connected, code = await watch.connect()
 
-    assert not connected and code == 4403
+    assert not connected
+    assert code == 4403
 
 
 def test_instructor_extends_resets_and_ends(workshop_world, workshop_session):

@@ -107,7 +107,7 @@ def test_matrix_page_shows_cells_and_summary(world, client_for):
     assert 'ws-connect="/ws/workshops/friday/matrix/"' in html
 
 
-def test_csv_export_has_a_row_per_learner_and_lab(world, client_for):
+def test_csv_export_row_per_learner_lab(world, client_for):
     workshop = world["workshop"]
     checks = all_checks(workshop)
     add_run(workshop, world["done"], {c: "pass" for c in checks})

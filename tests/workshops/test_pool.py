@@ -39,9 +39,7 @@ def pool_workshop(make_workshop, control_plane, celery_worker_thread):
         kube.delete("v1", "Namespace", session.namespace)
 
 
-def test_pool_fills_before_the_start_and_a_learner_claims_one(
-    pool_workshop, make_user, control_plane
-):
+def test_pool_fills_early_then_claimed(pool_workshop, make_user, control_plane):
     # Ten minutes before the start is inside the default 30-minute lead.
     pool.maintain_warm_pools()
     waiting = list(pooled(pool_workshop))
@@ -81,7 +79,7 @@ def test_pool_fills_before_the_start_and_a_learner_claims_one(
     assert pooled(pool_workshop).count() == 2
 
 
-def test_pool_shrinks_to_free_seats_and_goes_at_the_end(pool_workshop, make_user):
+def test_pool_shrinks_then_ends_with_workshop(pool_workshop, make_user):
     pool_workshop.capacity = 1
     pool_workshop.save()
     pool.maintain_warm_pools()
@@ -121,7 +119,7 @@ def test_pool_shrinks_to_free_seats_and_goes_at_the_end(pool_workshop, make_user
     )
 
 
-def test_no_pool_for_labs_that_need_their_own_cluster(make_workshop):
+def test_no_pool_for_dedicated_labs(make_workshop):
     workshop = make_workshop("escape", labs=["container-escape"], warm_pool_size=3)
 
     assert pool.pool_target(workshop, "container-escape", now=timezone.now()) == 0

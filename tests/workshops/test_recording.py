@@ -71,7 +71,7 @@ def test_recording_stops_at_its_cap_with_a_marker(session, settings):
     assert lines_of(recorder)[-1][1:] == ["m", CAP_REACHED_MARKER]
 
 
-def test_oldest_recordings_go_when_the_session_total_is_reached(session, settings):
+def test_session_cap_prunes_oldest_recordings(session, settings):
     settings.RECORDING_MAX_BYTES = 3000
     settings.RECORDING_MAX_BYTES_PER_SESSION = 7000
     kept = []
