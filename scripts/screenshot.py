@@ -106,7 +106,7 @@ def sign_up(browser, url: str, username: str):
 
 
 def sign_in_page(browser, url: str, username: str):
-    """A page with the base URL set, as the browser tests' helpers expect."""
+    """Open a page logged in as username, with the base URL the helpers expect."""
     page = browser.new_page(base_url=url, viewport={"width": 1440, "height": 900})
     page.goto("/accounts/login/")
     page.fill("#id_username", username)
@@ -135,7 +135,7 @@ def label_restricted(terminal: LabTerminal, modes=("enforce", "warn", "audit")):
 
 
 def shoot_matrix(browser, url: str, path: Path) -> None:
-    """An instructor's matrix with learners at different points of two labs."""
+    """Save an instructor's matrix with learners at different points of two labs."""
     suffix = secrets.token_hex(2)
     teacher_name = f"instructor-{suffix}"
     teacher = sign_up(browser, url, teacher_name)

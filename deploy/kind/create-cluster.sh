@@ -30,7 +30,7 @@ if [ $# -gt 0 ]; then
 fi
 
 if [ -f .env ]; then
-  # .env holds KEY=value lines, as docker compose reads them.
+  # .env contains KEY=value lines, as docker compose reads them.
   set -a
   # shellcheck disable=SC1091
   . ./.env

@@ -97,8 +97,9 @@ def test_window_operations_do_nothing(lab_terminal):
     before = page.evaluate(measure)
 
     # Resize to 5x20 characters and to 100x100 pixels, move, iconify,
-    # maximize, raise; set the title, then request reports of the title,
-    # sizes and position, which a terminal would type back into the shell.
+    # maximize and raise, then set the title. Then request reports of the
+    # title, sizes and position, which a terminal would type back into the
+    # shell.
     terminal.run(
         "printf '\\033[8;5;20t\\033[4;100;100t\\033[3;0;0t\\033[2t\\033[9;1t"
         "\\033[5t\\033]2;touch /tmp/title\\a\\033[21t\\033[20t\\033[14t"

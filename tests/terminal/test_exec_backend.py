@@ -520,7 +520,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # A zombie still answers kill(0); it has exited all the same.
+    # kill(0) still succeeds on a zombie, although the process has exited.
     try:
         with open(f"/proc/{pid}/stat") as handle:
             return handle.read().split(") ")[1][0] != "Z"
