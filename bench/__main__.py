@@ -22,7 +22,9 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "names",
         nargs="*",
-        default=["all"],
+        # A string default: argparse checks a list default against choices
+        # as a whole and rejects it.
+        default="all",
         choices=[*BENCHMARKS, "all"],
         help="Benchmarks to run (default: all).",
     )
@@ -122,7 +124,10 @@ def machine_line() -> str:
 
 def main(argv: list[str]) -> int:
     arguments = parse_arguments(argv)
-    names = BENCHMARKS if "all" in arguments.names else arguments.names
+    requested = arguments.names or ["all"]
+    if isinstance(requested, str):
+        requested = [requested]
+    names = BENCHMARKS if "all" in requested else requested
     from .stack import Stack
 
     print(machine_line(), flush=True)
