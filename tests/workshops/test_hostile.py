@@ -363,7 +363,7 @@ async def test_matrix_socket_closes_when_rights_end(socket_world):
 
     assert message["type"] == "websocket.close"
     assert message["code"] == 4403
-    await socket.disconnect()
+    await socket.wait()
 
 
 # Warm pool and export

@@ -122,6 +122,9 @@ async def test_matrix_cell_changes_when_a_check_passes(
 async def test_matrix_socket_refuses_non_instructors(workshop_world, who):
     matrix = await socket_for(workshop_world[who], "/ws/workshops/live-class/matrix/")
     connected, code = await matrix.connect()
+    # Let the rejected consumer finish: a consumer task still waiting on
+    # the channel layer when the test's event loop closes can hang there.
+    await matrix.wait()
 
     assert not connected
     assert code == 4403
@@ -192,6 +195,7 @@ async def test_watch_is_refused_to_others_and_without_origin(
         workshop_world[who], f"/ws/sessions/{workshop_session.id}/watch/", origin=origin
     )
     connected, code = await watch.connect()
+    await watch.wait()
 
     assert not connected
     assert code == 4403
