@@ -196,3 +196,17 @@ def close_stray_connections(django_db_setup, django_db_blocker):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(redis_url):
+    """Forget counted attempts, since user ids repeat across tests."""
+    import redis
+
+    from labplatform.ratelimit import KEY_PREFIX
+
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{KEY_PREFIX}*"):
+        client.delete(key)
+    yield
+    client.close()

@@ -17,12 +17,19 @@ from labplatform.content.catalog import get_catalog
 from labplatform.grading import services as grading
 from labplatform.grading.comparison import dockerfile_comparison
 from labplatform.grading.models import GradingRun
+from labplatform.ratelimit import Limit
 
 from . import editor, services
 from .models import LabSession
 from .selectors import summarize_audit_events
 
 logger = logging.getLogger(__name__)
+
+# Each start builds a namespace and each check reads the cluster, so a
+# script pressing the buttons in a loop would load the API server for
+# everyone. A learner working normally stays far below both.
+LAB_START_LIMIT = Limit("lab-start", attempts=15, window_seconds=600)
+CHECK_LIMIT = Limit("check", attempts=30, window_seconds=60)
 
 
 def _owned_session(request, session_id: uuid.UUID) -> LabSession:
@@ -38,6 +45,24 @@ def _is_htmx(request) -> bool:
 @login_required
 @require_POST
 def start_lab(request, slug):
+    wait = LAB_START_LIMIT.retry_after(f"user-{request.user.pk}")
+    if (
+        wait
+        and services.session_get_active(learner=request.user, lab_slug=slug) is None
+    ):
+        logger.warning(
+            "Learner %s started labs too often; lab %s rejected for %d s",
+            request.user.get_username(),
+            slug,
+            wait,
+        )
+        messages.error(
+            request,
+            f"You started {LAB_START_LIMIT.attempts} labs in the last "
+            f"{LAB_START_LIMIT.window_seconds // 60} minutes. Try again in "
+            f"{wait} s, or continue a lab that is running.",
+        )
+        return redirect("lab-detail", slug=slug)
     try:
         session, created = services.session_start(learner=request.user, lab_slug=slug)
     except services.LabNotFound:
@@ -49,6 +74,8 @@ def start_lab(request, slug):
     ) as error:
         messages.error(request, str(error))
         return redirect("lab-detail", slug=slug)
+    if created:
+        LAB_START_LIMIT.record(f"user-{request.user.pk}")
     if _is_htmx(request):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = request.build_absolute_uri(f"/labs/{slug}/")
@@ -84,6 +111,9 @@ def reset_lab(request, session_id):
             services.NoClusterFree,
         ) as error:
             messages.error(request, str(error))
+        else:
+            # A reset builds a namespace like a start does.
+            LAB_START_LIMIT.record(f"user-{request.user.pk}")
     return redirect("lab-detail", slug=session.lab_slug)
 
 
@@ -98,6 +128,26 @@ def session_status(request, session_id):
 @require_POST
 def check_work(request, session_id):
     session = _owned_session(request, session_id)
+    wait = CHECK_LIMIT.retry_after(f"user-{request.user.pk}")
+    if wait:
+        logger.warning(
+            "Learner %s pressed Check my work too often (session %s); "
+            "rejected for %d s",
+            request.user.get_username(),
+            session.id,
+            wait,
+        )
+        return render(
+            request,
+            "labs/_grading_run.html",
+            {
+                "run": None,
+                "error": f"You checked {CHECK_LIMIT.attempts} times in a minute. "
+                f"Wait {wait} s, then check again.",
+            },
+            status=429,
+        )
+    CHECK_LIMIT.record(f"user-{request.user.pk}")
     try:
         run = grading.grading_request(session=session)
     except grading.SessionNotReady as error:

@@ -184,3 +184,46 @@ def test_session_cap_per_learner(learner_client):
 
     assert b"end one before starting another" in response.content
     assert not LabSession.objects.filter(lab_slug="pod-security-standards").exists()
+
+
+def test_lab_starts_are_rate_limited(learner_client, monkeypatch):
+    from labplatform.labsessions import views
+    from labplatform.labsessions.models import LabSession
+    from labplatform.ratelimit import Limit
+
+    monkeypatch.setattr(
+        views, "LAB_START_LIMIT", Limit("lab-start", attempts=1, window_seconds=60)
+    )
+
+    learner_client.post("/labs/harden-container/start/")
+    rejected = learner_client.post("/labs/pod-security-standards/start/", follow=True)
+    again = learner_client.post("/labs/harden-container/start/")
+
+    assert LabSession.objects.filter(learner=learner_client.user).count() == 1
+    assert b"You started 1 labs in the last 1 minutes" in rejected.content
+    # Returning to a lab that is already running is not a new start.
+    assert again.status_code == 302
+
+
+def test_checks_are_rate_limited(learner_client, monkeypatch):
+    from django.utils import timezone
+
+    from labplatform.labsessions import views
+    from labplatform.labsessions.models import LabSession
+    from labplatform.ratelimit import Limit
+
+    monkeypatch.setattr(
+        views, "CHECK_LIMIT", Limit("check", attempts=2, window_seconds=60)
+    )
+    session = LabSession.objects.create(
+        learner=learner_client.user,
+        lab_slug="harden-container",
+        namespace="lab-kay-harden-container-00000000",
+        expires_at=timezone.now(),
+    )
+    url = f"/sessions/{session.id}/check/"
+
+    answers = [learner_client.post(url) for _ in range(3)]
+
+    assert [a.status_code for a in answers] == [409, 409, 429]
+    assert b"You checked 2 times in a minute" in answers[2].content

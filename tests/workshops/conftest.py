@@ -52,17 +52,3 @@ def client_for(client):
         return client
 
     return login
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits(redis_url):
-    """Forget counted attempts, since user ids repeat across tests."""
-    import redis
-
-    from labplatform.ratelimit import KEY_PREFIX
-
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(f"{KEY_PREFIX}*"):
-        client.delete(key)
-    yield
-    client.close()
