@@ -451,8 +451,14 @@ def session_note(*, session_id, step: str) -> None:
 
 
 def session_fail(*, session_id, message: str) -> None:
+    """Mark a session that is still starting or running as failed.
+
+    A session that is ending stays so: its provisioning may fail only
+    because the namespace is being deleted under it, and the end task
+    finishes the clean-up.
+    """
     session = LabSession.objects.filter(pk=session_id).first()
-    if session is not None and session.is_active:
+    if session is not None and session.is_live:
         _fail(session, message)
 
 

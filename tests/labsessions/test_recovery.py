@@ -188,3 +188,26 @@ async def test_open_terminal_survives_redis_restart(ready_session, redis_server)
     await client.close()
 
     assert "still-42" in answer
+
+
+def test_failure_while_ending_leaves_the_session_ending(make_learner, db):
+    """Provisioning that fails because the namespace is going away does not
+    turn an ending session into a failed one."""
+    from django.utils import timezone
+
+    from labplatform.labsessions import services
+    from labplatform.labsessions.models import LabSession
+
+    session = LabSession.objects.create(
+        learner=make_learner("quitter"),
+        lab_slug="pod-security-standards",
+        namespace="lab-quitter-pod-security-standards-0000000a",
+        status=LabSession.Status.ENDING,
+        expires_at=timezone.now(),
+    )
+
+    services.session_fail(session_id=session.pk, message="namespace is terminating")
+
+    session.refresh_from_db()
+    assert session.status == LabSession.Status.ENDING
+    assert session.error == ""

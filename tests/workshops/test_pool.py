@@ -114,7 +114,7 @@ def test_pool_shrinks_then_ends_with_workshop(pool_workshop, make_user):
             ).count()
             >= 3
         ),
-        timeout=30,
+        timeout=60,
         message="unclaimed environments to be removed",
     )
 
