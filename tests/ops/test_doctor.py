@@ -166,3 +166,21 @@ def test_doctor_reports_unknown_backend(healthy_settings, capsys):
     assert "LABPLATFORM_TERMINAL_BACKEND='ssh' is not a backend" in line_of(
         output, "terminal backend"
     )
+
+
+def test_doctor_summary_names_warnings(monkeypatch, capsys):
+    findings = [
+        doctor.Finding("redis", doctor.OK, "answers."),
+        doctor.Finding("audit log", doctor.WARNING, "readable, not probed."),
+        doctor.Finding("terminal backend", doctor.SKIPPED, "not checked: no cluster."),
+    ]
+    monkeypatch.setattr(doctor, "run_checks", lambda: findings)
+
+    output, error = run_doctor(capsys)
+
+    assert error is None
+    assert "Every check passed." not in output
+    assert (
+        "No check failed, but 2 warned or were skipped: audit log, terminal backend."
+        in output
+    )

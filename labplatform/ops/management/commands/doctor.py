@@ -16,6 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         failed = []
+        unsure = []
         labels = {
             doctor.OK: self.style.SUCCESS("OK  "),
             doctor.WARNING: self.style.WARNING("WARN"),
@@ -30,7 +31,17 @@ class Command(BaseCommand):
                 self.stdout.write(f"     Fix: {finding.fix}")
             if finding.status == doctor.ERROR:
                 failed.append(finding.check)
+            elif finding.status in (doctor.WARNING, doctor.SKIPPED):
+                unsure.append(finding.check)
 
         if failed:
             raise CommandError(f"{len(failed)} checks failed: {', '.join(failed)}.")
+        if unsure:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"No check failed, but {len(unsure)} warned or were skipped: "
+                    f"{', '.join(unsure)}. Read their lines above."
+                )
+            )
+            return
         self.stdout.write(self.style.SUCCESS("Every check passed."))
