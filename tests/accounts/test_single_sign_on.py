@@ -143,24 +143,22 @@ class Provider:
         self.server.server_close()
 
 
-@pytest.fixture
-def provider(settings):
-    with Provider() as running:
-        settings.OIDC_PROVIDER_NAME = "Example SSO"
-        settings.SOCIALACCOUNT_PROVIDERS = {
-            "openid_connect": {
-                "APPS": [
-                    {
-                        "provider_id": "sso",
-                        "name": "Example SSO",
-                        "client_id": CLIENT_ID,
-                        "secret": CLIENT_SECRET,
-                        "settings": {"server_url": running.url},
-                    }
-                ]
-            }
+def use_provider(settings, url: str) -> None:
+    """Point the platform's single sign-on settings at the provider at url."""
+    settings.OIDC_PROVIDER_NAME = "Example SSO"
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": {
+            "APPS": [
+                {
+                    "provider_id": "sso",
+                    "name": "Example SSO",
+                    "client_id": CLIENT_ID,
+                    "secret": CLIENT_SECRET,
+                    "settings": {"server_url": url},
+                }
+            ]
         }
-        yield running
+    }
 
 
 def sign_in(client, provider) -> object:
@@ -187,20 +185,7 @@ def test_sso_button_shown_only_when_configured(client, settings):
     assert b"Sign in with" not in client.get("/accounts/login/").content
 
     with Provider() as running:
-        settings.SOCIALACCOUNT_PROVIDERS = {
-            "openid_connect": {
-                "APPS": [
-                    {
-                        "provider_id": "sso",
-                        "name": "Example SSO",
-                        "client_id": CLIENT_ID,
-                        "secret": CLIENT_SECRET,
-                        "settings": {"server_url": running.url},
-                    }
-                ]
-            }
-        }
-        settings.OIDC_PROVIDER_NAME = "Example SSO"
+        use_provider(settings, running.url)
         page = client.get("/accounts/login/?next=/progress/").content.decode()
 
     assert "Sign in with Example SSO" in page

@@ -5,30 +5,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 
-from .test_single_sign_on import CLIENT_ID, CLIENT_SECRET, Provider, sign_in
+from .test_single_sign_on import sign_in
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "c0rrect-horse-battery"
-
-
-@pytest.fixture
-def provider(settings):
-    with Provider() as running:
-        settings.SOCIALACCOUNT_PROVIDERS = {
-            "openid_connect": {
-                "APPS": [
-                    {
-                        "provider_id": "sso",
-                        "name": "Example SSO",
-                        "client_id": CLIENT_ID,
-                        "secret": CLIENT_SECRET,
-                        "settings": {"server_url": running.url},
-                    }
-                ]
-            }
-        }
-        yield running
 
 
 def test_password_signup_under_sso_creates_nothing(client):
