@@ -183,7 +183,9 @@ class Stack:
                 )
             if app.control.ping(timeout=0.5):
                 return
-        raise RuntimeError("the Celery worker did not answer a ping within 60 s")
+        raise RuntimeError(
+            "the Celery worker did not respond to a ping within 60 s; see worker.log"
+        )
 
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):

@@ -1,7 +1,7 @@
 """Record what a terminal prints as asciicast v2, for instructors' replay.
 
 One file per terminal connection, under settings.RECORDINGS_DIR. The
-first line is a JSON header; every later line is [seconds, code, data]
+first line is a JSON header. Every later line is [seconds, code, data]
 with code "o" for output, "r" for a resize ("COLSxROWS") and "m" for a
 marker. Input is not recorded: what a learner types (a password, a
 token pasted by mistake) shows up only where the shell echoes it.

@@ -1,8 +1,8 @@
 """The progress matrix of a workshop: learners x labs x checks.
 
 Each cell contains a learner's latest lab session and latest grading run in
-this workshop. Only sessions started inside the workshop count, so an
-instructor never sees what a learner did elsewhere.
+this workshop. Only sessions started inside the workshop count, so the
+matrix never shows an instructor what a learner did elsewhere.
 """
 
 from collections import Counter

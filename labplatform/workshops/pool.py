@@ -6,7 +6,7 @@ the start until the end, it keeps up to warm_pool_size unclaimed
 environments per open lab. A lab never gets more than its seats still
 free, and at the end the unclaimed ones are removed. Labs that need a
 dedicated cluster are not pooled, because each would take a whole cluster
-from the host's pool while nobody uses it.
+from the host's pool while no learner uses it.
 """
 
 import logging

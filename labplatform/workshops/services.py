@@ -225,8 +225,8 @@ class _SeatsTaken(Exception):
 def _drop_untaught_accounts(plan, *, by, result: ImportResult) -> list:
     """Keep existing accounts only if the instructor already teaches them.
 
-    A username and an email address are no proof of consent: anyone who
-    knows both could otherwise enroll another workshop's learner, then
+    A username and an email address are no proof of consent. Anyone who
+    has both could otherwise enroll another workshop's learner, then
     watch their terminal and message their pages. Accounts the instructor
     has taught before (or any, for a superuser) are added; the others are
     listed so the instructor can send them the join code.
@@ -250,8 +250,8 @@ def _drop_untaught_accounts(plan, *, by, result: ImportResult) -> list:
 def learners_import_csv(*, workshop: Workshop, data: bytes, by) -> ImportResult:
     """Create accounts from a CSV and add them to the workshop, all or nothing.
 
-    Every bad row is reported with its line number; if there is any, no
-    account is created and nobody is added. New accounts get a random
+    Every bad row is reported with its line number. If there is any, no
+    account is created and no learner is added. New accounts get a random
     initial password, shown once to the instructor.
     """
     result = ImportResult()

@@ -141,7 +141,7 @@ def test_ending_a_session_recycles_its_cluster(
     assert PoolCluster.objects.get(pk=pool.pk).session_id == second.pk
 
 
-def test_a_failed_recycle_keeps_the_cluster_out_of_the_pool(
+def test_failed_recycle_marks_cluster_broken(
     pool, recycle_script, make_learner, capsys
 ):
     from django.core.management import call_command
